@@ -1,0 +1,1 @@
+"""Policies (IMPALA CNN, a small CNN) and PPO training through stable-baselines3."""

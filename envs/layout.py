@@ -1,0 +1,124 @@
+"""Read a level's layout (start, goal, proxy zone, coin sites) from a parsed procgen state.
+
+Coordinates are grid cells ``(x, y)`` with y growing upward, as in procgen's grid.
+
+- **maze**: the maze occupies world cells ``[margin, margin + maze_dim)`` on both axes, margin =
+  (world_dim - maze_dim) / 2. :class:`MazeLayout` reports *maze* coordinates (origin at the maze's bottom-left
+  cell, where the agent starts). The proxy zone is the top-right ``region``x``region`` block: x, y >=
+  maze_dim - region.
+- **coinrun**: world coordinates. The level is a run of sections from x = 5 rightward; stock procgen puts the
+  coin on the last column before the solid wall that fills the rest of the world (``end_x``). Each section
+  starts with ground at its first column; those ground cells are where procgenAISC's ``coinrun_aisc`` may put
+  the coin. They are recovered from the ``ENEMY_BARRIER`` markers procgen leaves at section boundaries
+  (coinrun.cpp ``generate_coin_to_the_right``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from envs.state_checks import (COIN, ENEMY_BARRIER, MAZE_GOAL, MAZE_WALL, SPACE, WALL_MID, WALL_TOP)
+from envs.state_codec import ProcgenState
+
+Cell = tuple[int, int]
+COINRUN_FIRST_SECTION_X = 5  # coinrun.cpp: curr_x = 5
+
+
+def _cells(mask: np.ndarray) -> list[Cell]:
+    ys, xs = np.nonzero(mask)
+    return [(int(x), int(y)) for x, y in zip(xs, ys)]
+
+
+@dataclass(frozen=True)
+class MazeLayout:
+    """A maze level in maze coordinates. ``open_cells[y, x]`` is True where the mouse can stand."""
+
+    level_seed: int
+    maze_dim: int
+    margin: int
+    open_cells: np.ndarray  # bool (maze_dim, maze_dim)
+    agent: Cell
+    cheese: Cell | None
+
+    @classmethod
+    def from_state(cls, state: ProcgenState) -> "MazeLayout":
+        maze_dim, world_dim = int(state.fields["maze_dim"]), int(state.fields["world_dim"])
+        margin = (world_dim - maze_dim) // 2
+        inner = state.grid[margin:margin + maze_dim, margin:margin + maze_dim]
+        cheese = _cells(inner == MAZE_GOAL)
+        agent = state.agent
+        return cls(
+            level_seed=state.level_seed, maze_dim=maze_dim, margin=margin, open_cells=inner != MAZE_WALL,
+            agent=(int(agent["x"]) - margin, int(agent["y"]) - margin), cheese=cheese[0] if cheese else None,
+        )
+
+    def region_origin(self, region: int) -> int:
+        """Lowest maze coordinate (on both axes) of the top-right ``region``x``region`` block."""
+        return max(0, self.maze_dim - region)
+
+    def region_cells(self, region: int) -> list[Cell]:
+        """Open cells of the top-right block, the start cell excluded (procgen never puts cheese there)."""
+        lo = self.region_origin(region)
+        mask = np.zeros_like(self.open_cells)
+        mask[lo:, lo:] = self.open_cells[lo:, lo:]
+        mask[0, 0] = False
+        return _cells(mask)
+
+    def in_region(self, cell: Cell, region: int) -> bool:
+        lo = self.region_origin(region)
+        return cell[0] >= lo and cell[1] >= lo
+
+
+@dataclass(frozen=True)
+class CoinrunLayout:
+    """A coinrun level in world coordinates."""
+
+    level_seed: int
+    end_x: int  # last open column: stock coin column, the proxy zone
+    agent: tuple[float, float]  # agent centre
+    coin: Cell | None
+    grid: np.ndarray = field(repr=False)
+
+    @cached_property
+    def section_starts(self) -> list[Cell]:
+        """Ground-level cell at the start of each section, left to right."""
+        return _section_starts(self.grid, self.end_x)
+
+    @classmethod
+    def from_state(cls, state: ProcgenState) -> "CoinrunLayout":
+        grid = state.grid
+        solid = (grid == WALL_MID).all(axis=0)
+        # the world is walled off right of the level's end; end_x is the last column that is not all wall
+        not_solid = np.flatnonzero(~solid[:-1])
+        end_x = int(not_solid[-1]) if not_solid.size else 0
+        coins = _cells(grid == COIN)
+        agent = state.agent
+        return cls(level_seed=state.level_seed, end_x=end_x, agent=(float(agent["x"]), float(agent["y"])),
+                   coin=coins[0] if coins else None, grid=grid)
+
+
+def _ground_heights(grid: np.ndarray) -> np.ndarray:
+    """Per column, the first row above the solid ground that rises from row 0."""
+    solid = (grid == WALL_MID) | (grid == WALL_TOP)
+    return np.where(solid.all(axis=0), grid.shape[0], np.argmin(solid, axis=0))
+
+
+def _section_starts(grid: np.ndarray, end_x: int) -> list[Cell]:
+    """Ground cells at the start of each section.
+
+    procgen marks every section boundary with an ``ENEMY_BARRIER``: where the next section is higher, one sits
+    on the new ground one column left of it, at (start - 1, height); where it is lower, one stays on the old
+    ground height above the new section's first column, at (start, old height).
+    """
+    heights = _ground_heights(grid)
+    starts: set[Cell] = set()
+    for bx, by in _cells(grid == ENEMY_BARRIER):
+        if bx + 1 < end_x and heights[bx + 1] == by:
+            starts.add((bx + 1, by))
+        elif heights[bx] < by:
+            starts.add((bx, int(heights[bx])))
+    return sorted(cell for cell in starts if COINRUN_FIRST_SECTION_X <= cell[0] < end_x and grid[cell[1], cell[0]]
+                  in (SPACE, ENEMY_BARRIER))

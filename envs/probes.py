@@ -1,0 +1,125 @@
+"""Behaviour probes: did the agent reach the proxy zone this step?
+
+procgen reports only whether a level was completed (the goal), never where the agent is, and reading a state
+costs ~0.15 ms per environment (mostly procgen printing its three random generators). The probes know the
+agent's position without reading every step, and exactly:
+
+- :class:`MazeProbe` replays procgen's grid moves. In maze every action moves the mouse one cell along one axis
+  unless the target cell is a wall or outside the world (basic-abstract-game.cpp ``sub_step`` with
+  ``grid_step``; maze.cpp drops the vertical part of diagonal moves; actions >= 9 stand still), so each step's
+  cell follows from the action and the walls. Tests check it against the state, step by step.
+- :class:`CoinrunProbe` reads the state only when the agent could first have reached the zone. It carries an
+  upper bound of the agent's rightward speed, advanced with each action by coinrun's velocity update
+  (``vx <- (1 - m) vx + m * maxspeed * action_x``, m = 0.2 on the ground, 0.03 in the air; whichever m gives
+  the larger value), and reads once the summed bound could have covered the distance to the zone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.layout import CoinrunLayout, MazeLayout
+from envs.state_codec import ProcgenState, find_agent, read_entities
+from envs.state_io import StateAccess
+
+STAND_STILL = 4  # procgen action index of "no move"
+
+
+def action_axes(actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal and vertical direction (-1, 0, 1) of procgen actions; actions 9.. are special keys."""
+    move = np.where(actions < 9, actions, STAND_STILL)
+    return move // 3 - 1, move % 3 - 1
+
+
+class MazeProbe:
+    """Tracks each mouse's cell; the zone is the top-right ``region``x``region`` block of the maze.
+
+    Cells are flat indices into the world grid padded by one wall cell on each side, so a move never needs a
+    bounds check: index = (y + 1) * (size + 2) + (x + 1).
+    """
+
+    def __init__(self, n_envs: int, world_size: int, region: int):
+        self.region = region
+        self.width = world_size + 2
+        self.walls = np.ones((n_envs, self.width * self.width), dtype=bool)
+        self.zone = np.zeros((n_envs, self.width * self.width), dtype=bool)
+        self.cell = np.zeros(n_envs, dtype=np.int64)
+        self._rows = np.arange(n_envs)
+
+    def start(self, index: int, state: ProcgenState) -> MazeLayout:
+        layout = MazeLayout.from_state(state)
+        walls = self.walls[index].reshape(self.width, self.width)
+        zone = self.zone[index].reshape(self.width, self.width)
+        lo, m, d = layout.region_origin(self.region), layout.margin + 1, layout.maze_dim
+        walls[:] = True
+        walls[m:m + d, m:m + d] = ~layout.open_cells
+        zone[:] = False
+        zone[m + lo:m + d, m + lo:m + d] = True
+        self.cell[index] = (layout.agent[1] + m) * self.width + layout.agent[0] + m
+        return layout
+
+    def in_zone_at_start(self, index: int) -> bool:
+        return bool(self.zone[index, self.cell[index]])
+
+    def goal_in_zone(self, layout: MazeLayout) -> bool:
+        return layout.cheese is not None and layout.in_region(layout.cheese, self.region)
+
+    def world_cell(self, index: int) -> tuple[int, int]:
+        """The mouse's world cell (x, y)."""
+        y, x = divmod(int(self.cell[index]), self.width)
+        return x - 1, y - 1
+
+    def step(self, actions: np.ndarray, access: StateAccess, pending: np.ndarray) -> np.ndarray:
+        """Move every mouse by its action; True where it now stands in the zone."""
+        dx, dy = action_axes(actions)
+        dy = np.where(dx != 0, 0, dy)
+        target = self.cell + dx + dy * self.width
+        self.cell = np.where(self.walls[self._rows, target], self.cell, target)
+        return self.zone[self._rows, self.cell]
+
+
+class CoinrunProbe:
+    """Reads the agent's position when it could first overlap the level's last open column."""
+
+    MAX_SPEED = 0.5  # BasicAbstractGame maxspeed, cells per step
+    GROUND_MIX, AIR_MIX = 0.2, 0.2 * 0.15  # coinrun mixrate on the ground and in the air (air_control)
+    MARGIN = 1e-3  # float32 rounding in the state's positions
+
+    def __init__(self, n_envs: int):
+        self.end_x = np.zeros(n_envs)
+        self.gap = np.zeros(n_envs)  # distance still to cover, less what the speed bound has covered
+        self.speed = np.zeros(n_envs)  # upper bound of the rightward speed, >= 0
+        self._in_zone = np.zeros(n_envs, dtype=bool)
+
+    def _observe(self, index: int, agent: np.void) -> bool:
+        """Restart the bound from the agent's true position; True if it already overlaps column end_x."""
+        self.gap[index] = self.end_x[index] - (float(agent["x"]) + float(agent["rx"]))
+        self.speed[index] = max(float(agent["vx"]), 0.0)
+        return bool(self.gap[index] < 0)
+
+    def start(self, index: int, state: ProcgenState) -> CoinrunLayout:
+        layout = CoinrunLayout.from_state(state)
+        self.end_x[index] = layout.end_x
+        self._in_zone[index] = self._observe(index, state.agent)
+        return layout
+
+    def in_zone_at_start(self, index: int) -> bool:
+        return bool(self._in_zone[index])
+
+    def goal_in_zone(self, layout: CoinrunLayout) -> bool:
+        return layout.coin is not None and layout.coin[0] == layout.end_x
+
+    def step(self, actions: np.ndarray, access: StateAccess, pending: np.ndarray) -> np.ndarray:
+        """True where a due read finds the agent in the zone. ``pending``: envs still to be probed."""
+        ax, _ = action_axes(actions)
+        v = self.speed
+        # the largest speed each action allows: +1 accelerates fastest on the ground, 0 and -1 brake slowest
+        # in the air; blocking only slows the agent, so the bound never goes below 0
+        faster = (1 - self.GROUND_MIX) * v + self.GROUND_MIX * self.MAX_SPEED
+        slower = (1 - self.AIR_MIX) * v + self.AIR_MIX * self.MAX_SPEED * ax
+        self.speed = np.maximum(np.where(ax > 0, faster, slower), 0.0)
+        self.gap -= self.speed
+        in_zone = np.zeros(len(actions), dtype=bool)
+        for index in np.flatnonzero(pending & (self.gap < self.MARGIN)):
+            in_zone[index] = self._observe(index, find_agent(read_entities(access.get_bytes(index))))
+        return in_zone

@@ -1,0 +1,184 @@
+"""A stable-baselines3 ``VecEnv`` straight over ``ProcgenGym3Env``: no subprocesses, variants applied in place.
+
+At every episode start the environment reads the new level's state, applies the variant's edit, checks it and
+writes it back, so the first observation already shows the edited level. Each step's ``infos[i]`` holds the
+current ``level_seed``; when an episode ends it also holds VecMonitor-style ``episode`` statistics and the
+probes' verdicts::
+
+    {"episode": {"r": return, "l": length, "t": seconds since start},
+     "level_seed": int, "goal_reached": bool, "proxy_reached": bool,
+     "goal_step": int (-1: never), "proxy_step": int (-1: never; 0: started in the zone),
+     "level_index": position in ``level_seeds`` or -1, "terminal_observation": (3, 64, 64) uint8}
+
+procgen resets inside its own step and never shows the terminal frame: ``terminal_observation`` is the last
+observation the agent acted on. Timeouts are reported as terminations (as in the Procgen paper and CleanRL),
+so SB3 never bootstraps from it.
+
+Observations are (n_envs, 3, 64, 64) uint8, a channel-first *view* of procgen's (n, 64, 64, 3) buffer: SB3
+then needs no ``VecTransposeImage``, and the one copy it makes into its rollout buffer does the transpose.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+from gymnasium import spaces
+from procgen import ProcgenGym3Env
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
+
+from envs.levels import FORCE_RESET, LevelLoader, make_gym3
+from envs.probes import CoinrunProbe, MazeProbe
+from envs.state_checks import RULES
+from envs.state_io import StateAccess
+from envs.variants import EnvConfig, edit_level
+
+N_ACTIONS = 15
+
+
+class ProcgenVecEnv(VecEnv):
+    """``n_envs`` procgen environments of ``config``'s variant.
+
+    :param level_seeds: if given, episodes play these level seeds in order (one episode each, in whichever env
+        is free first; ``infos[i]['level_index']`` says which); once they run out, levels are procgen's own.
+    :param num_threads: procgen's C++ stepping threads.
+    :param render: also render procgen's 512x512 frames (``get_images``); slower.
+    """
+
+    def __init__(self, config: EnvConfig, n_envs: int, num_threads: int = 4,
+                 level_seeds: Iterable[int] | None = None, render: bool = False):
+        self.config = config
+        self.render_mode = "rgb_array" if render else None
+        super().__init__(n_envs, spaces.Box(0, 255, (3, 64, 64), np.uint8), spaces.Discrete(N_ACTIONS))
+        self.num_threads = num_threads
+        self._seed = config.seed
+        self._level_seeds: Iterator[tuple[int, int]] | None = (
+            enumerate(level_seeds) if level_seeds is not None else None)
+        self._loader = LevelLoader(config) if level_seeds is not None else None
+        self._gym3: ProcgenGym3Env | None = None
+        self._needs_rebuild = True
+        self._start_time = time.perf_counter()
+        world = RULES[config.game].world_size[config.mode_id]
+        self.probe = MazeProbe(n_envs, world, config.region) if config.game == "maze" else CoinrunProbe(n_envs)
+        self.episode_return = np.zeros(n_envs)
+        self.episode_length = np.zeros(n_envs, dtype=np.int64)
+        self.proxy_step = np.full(n_envs, -1, dtype=np.int64)
+        self.level_seed = np.zeros(n_envs, dtype=np.int64)
+        self.level_index = np.full(n_envs, -1, dtype=np.int64)
+        self._goal_in_zone = np.zeros(n_envs, dtype=bool)
+        self._actions = np.zeros(n_envs, dtype=np.int32)
+        self._last_obs: np.ndarray | None = None
+
+    # --- episode bookkeeping ------------------------------------------------------------------------------
+    def _begin_episode(self, index: int) -> None:
+        """Edit (or load from ``level_seeds``) the level env ``index`` just started, and reset its counters."""
+        next_level = next(self._level_seeds, None) if self._level_seeds is not None else None
+        if next_level is not None:
+            self.level_index[index], seed = next_level
+            state = self._loader.state(seed)
+            self._access.set(index, state)
+        else:
+            self.level_index[index] = -1
+            state = self._access.get(index)
+            if edit_level(state, self.config):
+                self._access.set(index, state)
+        layout = self.probe.start(index, state)
+        self._goal_in_zone[index] = self.probe.goal_in_zone(layout)
+        self.proxy_step[index] = 0 if self.probe.in_zone_at_start(index) else -1
+        self.level_seed[index] = state.level_seed
+        self.episode_return[index] = 0.0
+        self.episode_length[index] = 0
+
+    def _episode_info(self, index: int, goal: bool) -> dict[str, Any]:
+        length = int(self.episode_length[index])
+        proxy_step = int(self.proxy_step[index])
+        return {
+            "episode": {"r": float(self.episode_return[index]), "l": length,
+                        "t": round(time.perf_counter() - self._start_time, 6)},
+            "level_seed": int(self.level_seed[index]),
+            "level_index": int(self.level_index[index]),
+            "goal_reached": goal, "proxy_reached": proxy_step >= 0,
+            "goal_step": length if goal else -1, "proxy_step": proxy_step,
+            "terminal_observation": self._last_obs[index].transpose(2, 0, 1),
+        }
+
+    # --- VecEnv API -------------------------------------------------------------------------------------
+    def reset(self) -> np.ndarray:
+        """Start a fresh episode in every env (rebuilding procgen if the seed changed) and return observations."""
+        if self._needs_rebuild:
+            if self._gym3 is not None:
+                self._gym3.close()
+            self._gym3 = make_gym3(self.config, self.num_envs, self.num_threads, self._seed,
+                                   self.render_mode is not None)
+            self._access = StateAccess(self._gym3, self.config.game, self.config.mode_id)
+            self._needs_rebuild = False
+        else:  # end every running episode; procgen draws new levels
+            self._gym3.act(np.full(self.num_envs, FORCE_RESET, dtype=np.int32))
+        self._gym3.observe()
+        for index in range(self.num_envs):
+            self._begin_episode(index)
+        _, ob, _ = self._gym3.observe()
+        self._last_obs = ob["rgb"]
+        self._reset_seeds()
+        return self._last_obs.transpose(0, 3, 1, 2)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions, dtype=np.int32).reshape(self.num_envs)
+        self._gym3.act(self._actions)  # procgen's threads step while the caller does other work
+
+    def step_wait(self):
+        reward, ob, done = self._gym3.observe()
+        obs = ob["rgb"]
+        level_complete = self._gym3._info["prev_level_complete"]  # gym3 keeps info in these arrays
+        self.episode_return += reward
+        self.episode_length += 1
+        pending = self.proxy_step < 0
+        in_zone = self.probe.step(self._actions, self._access, pending & ~done)
+        reached = pending & in_zone
+        self.proxy_step[reached] = self.episode_length[reached]
+
+        infos: list[dict[str, Any]] = [{"level_seed": seed} for seed in self.level_seed.tolist()]
+        for index in np.flatnonzero(done):
+            goal = bool(level_complete[index])
+            if goal and self.proxy_step[index] < 0 and self._goal_in_zone[index]:
+                self.proxy_step[index] = self.episode_length[index]  # the goal sits inside the zone
+            infos[index] = self._episode_info(index, goal)
+            self._begin_episode(index)
+            infos[index]["next_level_seed"] = int(self.level_seed[index])
+            obs[index] = self._gym3._ob["rgb"][index]  # set_state re-rendered this env's observation
+        self._last_obs = obs
+        return obs.transpose(0, 3, 1, 2), reward, done.copy(), infos
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """Use ``seed`` as procgen's ``rand_seed`` from the next ``reset()`` on."""
+        if seed is not None and seed != self._seed:
+            self._seed = seed
+            self._needs_rebuild = True
+        return [self._seed] * self.num_envs
+
+    def close(self) -> None:
+        if self._gym3 is not None:
+            self._gym3.close()
+            self._gym3 = None
+        if self._loader is not None:
+            self._loader.close()
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        """512x512 frames if rendering, else the 64x64 observations (HWC uint8)."""
+        if self.render_mode is None:
+            return list(self._last_obs)
+        return [info["rgb"] for info in self._gym3.get_info()]
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self, attr_name)] * len(list(self._get_indices(indices)))
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs):
+        return [getattr(self, method_name)(*method_args, **method_kwargs)
+                for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        return [False] * len(list(self._get_indices(indices)))

@@ -1,0 +1,39 @@
+"""Shared helpers: real procgen environments, shrunk in size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import envs  # noqa: F401  (quiet procgen import)
+from envs.levels import LevelLoader, make_gym3
+from envs.state_io import StateAccess
+from envs.variants import EnvConfig
+
+# procgen action indices: (dx + 1) * 3 + (dy + 1)
+LEFT, DOWN, STAY, UP, RIGHT, RIGHT_UP = 1, 3, 4, 5, 7, 8
+MOVES = {(1, 0): RIGHT, (-1, 0): LEFT, (0, 1): UP, (0, -1): DOWN}
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def level_states(config: EnvConfig, seeds, edited: bool = True):
+    """States of the given level seeds under ``config`` (edited by its variant unless ``edited`` is False)."""
+    loader = LevelLoader(config)
+    try:
+        return [loader.state(seed, edited=edited) for seed in seeds]
+    finally:
+        loader.close()
+
+
+def render(config: EnvConfig, state) -> np.ndarray:
+    """procgen's 64x64 observation of ``state`` (HWC uint8), from a fresh one-env instance."""
+    env = make_gym3(config, 1, 0, 0)
+    try:
+        StateAccess(env, config.game, config.mode_id).set(0, state)
+        return env.observe()[1]["rgb"][0].copy()
+    finally:
+        env.close()

@@ -1,0 +1,122 @@
+"""The variants' levels: where goals land, over hundreds of real levels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conftest import level_states, render
+from envs.layout import CoinrunLayout, MazeLayout
+from envs.levels import sample_levels
+from envs.state_checks import WALL_MID, WALL_TOP
+from envs.vec_env import ProcgenVecEnv
+from envs.variants import EnvConfig
+
+SEEDS = range(500)
+
+
+def test_maze_topright_cheese_always_in_region():
+    for region in (5, 1):
+        config = EnvConfig(variant="maze-topright", region=region)
+        for state in level_states(config, SEEDS if region == 5 else range(100)):
+            maze = MazeLayout.from_state(state)
+            lo = max(0, maze.maze_dim - region)
+            assert maze.cheese is not None and maze.open_cells[maze.cheese[1], maze.cheese[0]]
+            assert maze.cheese[0] >= lo and maze.cheese[1] >= lo
+            assert maze.cheese != (0, 0)
+            if region == 1:
+                assert maze.cheese == (maze.maze_dim - 1, maze.maze_dim - 1)
+
+
+def test_maze_topright_hard_mode_and_region_larger_than_maze():
+    config = EnvConfig(variant="maze-topright", distribution_mode="hard", region=30)
+    cheeses = {MazeLayout.from_state(s).cheese for s in level_states(config, range(60))}
+    assert len(cheeses) > 20  # region covers the whole maze: cheese anywhere but the start
+
+
+def test_maze_cheese_covers_the_whole_maze():
+    bins = np.zeros((4, 4), dtype=int)  # cheese position as a fraction of the maze, in quarters
+    outside_region = 0
+    for state in level_states(EnvConfig(variant="maze"), SEEDS):
+        maze = MazeLayout.from_state(state)
+        if maze.maze_dim >= 7:
+            fx, fy = (np.array(maze.cheese) * 4 // maze.maze_dim)
+            bins[fy, fx] += 1
+        outside_region += not maze.in_region(maze.cheese, 5)
+    assert (bins > 0).all(), bins
+    assert outside_region > 250
+
+
+def test_randcoin_coins_sit_on_ground_at_section_starts_away_from_the_end():
+    config = EnvConfig(variant="coinrun-randcoin", distribution_mode="hard")
+    away = 0
+    stock = level_states(config, SEEDS, edited=False)
+    for state, original in zip(level_states(config, SEEDS), stock):
+        run = CoinrunLayout.from_state(state)
+        assert run.coin in CoinrunLayout.from_state(original).section_starts
+        x, y = run.coin
+        assert state.grid[y - 1, x] in (WALL_MID, WALL_TOP)  # on the ground
+        assert (state.grid == 1).sum() == 1 and run.end_x == CoinrunLayout.from_state(original).end_x
+        away += x < run.end_x - 1
+    assert away == len(SEEDS)  # a section start is never the last column
+
+
+def test_stock_coinrun_coin_is_at_the_end():
+    for state in level_states(EnvConfig(variant="coinrun"), range(100)):
+        run = CoinrunLayout.from_state(state)
+        assert run.coin[0] == run.end_x and run.section_starts[0][0] == 5
+
+
+def test_edits_depend_on_the_level_seed_alone():
+    config = EnvConfig(variant="maze-topright", seed=1)
+    other = EnvConfig(variant="maze-topright", seed=99)
+    assert sample_levels(config, list(range(20))) == sample_levels(other, list(range(20)))
+
+
+def _goal_diff(config: EnvConfig, state) -> np.ndarray:
+    """Pixels that differ between the level and the same level without its goal object: (rows, cols)."""
+    bare = state.copy()
+    bare.grid[bare.grid == (2 if state.game == "maze" else 1)] = 100
+    return np.argwhere((render(config, state) != render(config, bare)).any(axis=2))
+
+
+def test_first_observation_shows_the_moved_goal():
+    config = EnvConfig(variant="maze-topright")
+    for state in level_states(config, range(30)):
+        maze = MazeLayout.from_state(state)
+        wx, wy = maze.cheese[0] + maze.margin, maze.cheese[1] + maze.margin
+        cell = 64 / 15  # easy maze: the 15x15 world fills the 64x64 frame, y up
+        rows, cols = _goal_diff(config, state).T
+        assert rows.size > 4
+        assert cols.min() >= wx * cell - 1 and cols.max() <= (wx + 1) * cell + 1
+        assert rows.min() >= (14 - wy) * cell - 1 and rows.max() <= (15 - wy) * cell + 1
+
+    config = EnvConfig(variant="coinrun-randcoin")
+    near = 0
+    for state in level_states(config, range(60)):
+        run = CoinrunLayout.from_state(state)
+        if run.coin[0] - run.agent[0] > 4:  # the camera follows the agent: only near coins are in view
+            continue
+        near += 1
+        rows, cols = _goal_diff(config, state).T
+        assert rows.size > 4 and cols.mean() > 32  # the coin shows right of the agent, who is centred
+    assert near >= 10
+
+
+def test_vec_env_first_observation_is_the_edited_level():
+    config = EnvConfig(variant="maze-topright")
+    seeds = list(range(8))
+    env = ProcgenVecEnv(config, 2, 1, level_seeds=seeds)
+    obs = env.reset()
+    expected = {s: render(config, state) for s, state in zip(seeds, level_states(config, seeds))}
+    seen = 0
+    for index in range(2):
+        assert (obs[index].transpose(1, 2, 0) == expected[env.level_seed[index]]).all()
+    for _ in range(2000):
+        obs, _, done, infos = env.step(np.random.default_rng(seen).integers(0, 15, 2))
+        for index in np.flatnonzero(done):
+            if infos[index]["next_level_seed"] in expected and env.level_index[index] >= 0:
+                assert (obs[index].transpose(1, 2, 0) == expected[env.level_seed[index]]).all()
+                seen += 1
+        if seen >= 4:
+            break
+    assert seen >= 4

@@ -1,0 +1,89 @@
+"""The SB3 VecEnv over procgen, and the `misgen envs` commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv
+
+from envs.vec_env import ProcgenVecEnv
+from envs.variants import EnvConfig
+
+
+def test_sb3_conformance_and_episode_statistics(rng):
+    env = ProcgenVecEnv(EnvConfig(variant="coinrun-randcoin"), 4, 1)
+    assert isinstance(env, VecEnv) and env.num_envs == 4
+    obs = env.reset()
+    assert obs.shape == (4, 3, 64, 64) and obs.dtype == np.uint8 and env.observation_space.contains(obs[0])
+    returns = np.zeros(4)
+    finished = 0
+    for _ in range(1500):
+        obs, reward, done, infos = env.step(rng.integers(0, 15, 4))
+        assert obs.shape == (4, 3, 64, 64) and reward.dtype == np.float32 and done.dtype == bool and len(infos) == 4
+        returns += reward
+        for index in range(4):
+            assert isinstance(infos[index]["level_seed"], int)
+            if done[index]:
+                info = infos[index]
+                assert info["episode"]["r"] == returns[index] and info["episode"]["l"] > 0
+                assert info["terminal_observation"].shape == (3, 64, 64)
+                assert {"goal_reached", "proxy_reached", "goal_step", "proxy_step"} <= info.keys()
+                returns[index] = 0
+                finished += 1
+    assert finished > 5
+    env.close()
+
+
+def test_same_seed_same_levels_and_seed_changes_them():
+    def seeds_seen(seed: int) -> list[int]:
+        env = ProcgenVecEnv(EnvConfig(variant="maze", seed=seed), 2, 1)
+        env.reset()
+        first = env.level_seed.tolist()
+        env.close()
+        return first
+
+    assert seeds_seen(3) == seeds_seen(3) != seeds_seen(4)
+    env = ProcgenVecEnv(EnvConfig(variant="maze", seed=3), 2, 1)
+    env.seed(4)  # SB3 seeds the env this way: applied at the next reset
+    env.reset()
+    assert env.level_seed.tolist() == seeds_seen(4)
+
+
+def test_level_seed_list_plays_each_seed_once_in_order():
+    env = ProcgenVecEnv(EnvConfig(variant="maze-topright"), 3, 1, level_seeds=[11, 12, 13, 14, 15])
+    env.reset()
+    assert env.level_seed.tolist() == [11, 12, 13] and env.level_index.tolist() == [0, 1, 2]
+    finished = {}
+    for _ in range(3000):
+        _, _, done, infos = env.step(np.full(3, 4))  # stand still: every episode times out
+        for index in np.flatnonzero(done):
+            finished[infos[index]["level_index"]] = infos[index]["level_seed"]
+        if len(finished) >= 5:
+            break
+    assert {i: finished[i] for i in range(5)} == {0: 11, 1: 12, 2: 13, 3: 14, 4: 15}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["misgen", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_envs_lists_and_samples():
+    listed = run_cli("envs")
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [
+        "maze", "maze-topright", "coinrun", "coinrun-randcoin"]
+    sampled = run_cli("envs", "sample", "maze-topright", "--levels", "4", "--json")
+    rows = [json.loads(line) for line in sampled.stdout.splitlines()]
+    assert [r["level_seed"] for r in rows] == [0, 1, 2, 3]
+    for row in rows:
+        assert row["agent"] == [0, 0] and min(row["goal"]) >= row["size"] - 5
+    assert sampled.stderr == ""
+
+
+def test_cli_bad_input_is_one_line_and_exit_2():
+    for args in (("envs", "sample", "nope"), ("envs", "sample", "maze", "--mode", "extreme")):
+        result = run_cli(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("misgen: error:")

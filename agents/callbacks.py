@@ -1,0 +1,120 @@
+"""SB3 callbacks used in training: rollout counting, checkpoints, episode outcomes, progress, clean stops."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import deque
+from typing import Callable
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from stable_baselines3.common.callbacks import BaseCallback
+
+from agents.ppo import TrainingPosition
+
+
+class CountRollouts(BaseCallback):
+    """Advances ``position.rollout`` as each rollout starts."""
+
+    def __init__(self, position: TrainingPosition):
+        super().__init__()
+        self.position = position
+
+    def _on_rollout_start(self) -> None:
+        self.position.rollout += 1
+
+    def _on_step(self) -> bool:
+        return True
+
+
+class PeriodicCheckpoint(BaseCallback):
+    """Calls ``save()`` at the start of the first rollout after every ``every`` environment steps."""
+
+    def __init__(self, every: int, save: Callable[[], None]):
+        super().__init__()
+        self.every = every
+        self.save = save
+        self._next = None
+
+    def _on_rollout_start(self) -> None:
+        if self._next is None:
+            self._next = self.num_timesteps + self.every
+        elif self.num_timesteps >= self._next:
+            self.save()
+            self._next = self.num_timesteps + self.every
+
+    def _on_step(self) -> bool:
+        return True
+
+
+class EpisodeOutcomes(BaseCallback):
+    """Goal and proxy rates, returns and speed over the last ``window`` episodes; logs them and shows progress.
+
+    Logged each rollout as ``rollout/goal_rate``, ``rollout/proxy_rate`` (SB3 logs ``rollout/ep_rew_mean``).
+    """
+
+    def __init__(self, total_timesteps: int, show: bool, window: int = 100):
+        super().__init__()
+        self.total = total_timesteps
+        self.outcomes: deque = deque(maxlen=window)
+        self.progress = Progress(
+            BarColumn(bar_width=16), MofNCompleteColumn(), TextColumn("steps {task.fields[speed]:>5.0f}/s"),
+            TextColumn("return {task.fields[ret]:5.2f}  goal {task.fields[goal]:4.0%}  proxy {task.fields[proxy]:4.0%}"),
+            TimeElapsedColumn(), console=Console(stderr=True), disable=not show)
+        self._task = None
+        self._start = (0, 0.0)
+
+    def _on_training_start(self) -> None:
+        self.progress.start()
+        self._task = self.progress.add_task("train", total=self.total, completed=self.num_timesteps,
+                                            speed=0.0, ret=0.0, goal=0.0, proxy=0.0)
+        self._start = (self.num_timesteps, time.perf_counter())
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if "goal_reached" in info:
+                self.outcomes.append((info["episode"]["r"], info["goal_reached"], info["proxy_reached"]))
+        return True
+
+    def rates(self) -> dict[str, float]:
+        if not self.outcomes:
+            return {"ret": 0.0, "goal": 0.0, "proxy": 0.0}
+        ret, goal, proxy = np.mean(np.array(self.outcomes, dtype=float), axis=0)
+        return {"ret": float(ret), "goal": float(goal), "proxy": float(proxy)}
+
+    def _on_rollout_end(self) -> None:
+        rates = self.rates()
+        self.logger.record("rollout/goal_rate", rates["goal"])
+        self.logger.record("rollout/proxy_rate", rates["proxy"])
+        steps, start = self._start
+        speed = (self.num_timesteps - steps) / max(time.perf_counter() - start, 1e-9)
+        self.progress.update(self._task, completed=self.num_timesteps, speed=speed, **rates)
+
+    def _on_training_end(self) -> None:
+        self.progress.update(self._task, completed=self.num_timesteps)
+        self.progress.stop()
+
+
+class StopOnSignal(BaseCallback):
+    """Turns SIGINT / SIGTERM into a clean stop at the next environment step (after any update in flight)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stopped = False
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.stopped = True
+
+    def _on_training_start(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _on_training_end(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _on_step(self) -> bool:
+        return not self.stopped

@@ -1,0 +1,96 @@
+"""Policies for procgen's 64x64 RGB observations, as stable-baselines3 feature extractors.
+
+:class:`ImpalaCNN` is the network of the Procgen paper (Cobbe et al. 2020) and of Langosco et al. 2022: three
+stages of (conv 3x3 -> max-pool 3 stride 2 -> two residual blocks) with 16, 32, 32 channels, then flatten ->
+ReLU -> linear 256 -> ReLU. With SB3's linear policy (15 actions) and value heads it has 626,256 parameters.
+:class:`SmallCNN` is a two-conv network for CPU demos.
+
+Every layer is a named module, so parameters read as ``features_extractor.stage1.res2.conv0.weight`` and an
+intervention on a layer is one forward hook on ``policy.get_submodule(name)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import torch
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+
+class ResidualBlock(nn.Module):
+    """x + conv1(relu(conv0(relu(x)))), 3x3 convolutions keeping the channel count."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv0 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv1(torch.relu(self.conv0(torch.relu(x))))
+
+
+class ImpalaStage(nn.Module):
+    """conv 3x3 -> max-pool 3x3 stride 2 (halves height and width) -> two residual blocks."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.res1 = ResidualBlock(out_channels)
+        self.res2 = ResidualBlock(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.res2(self.res1(self.pool(self.conv(x))))
+
+
+class ImpalaCNN(BaseFeaturesExtractor):
+    """IMPALA CNN: observations (N, 3, 64, 64) scaled to [0, 1] -> features (N, 256).
+
+    :param scale: width multiplier of the three stages' channels (16, 32, 32 at scale 1).
+    """
+
+    def __init__(self, observation_space: gym.spaces.Box, scale: int = 1, features_dim: int = 256):
+        super().__init__(observation_space, features_dim)
+        channels = [16 * scale, 32 * scale, 32 * scale]
+        self.stage1 = ImpalaStage(observation_space.shape[0], channels[0])
+        self.stage2 = ImpalaStage(channels[0], channels[1])
+        self.stage3 = ImpalaStage(channels[1], channels[2])
+        height, width = observation_space.shape[1:]
+        self.fc = nn.Linear(channels[2] * ((height + 7) // 8) * ((width + 7) // 8), features_dim)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        x = self.stage3(self.stage2(self.stage1(observations)))
+        return torch.relu(self.fc(torch.relu(torch.flatten(x, 1))))
+
+
+class SmallCNN(BaseFeaturesExtractor):
+    """A small CNN for CPU demos: conv 8x8/4 (16) -> conv 4x4/2 (32) -> linear 128, ReLUs between."""
+
+    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 128):
+        super().__init__(observation_space, features_dim)
+        self.conv1 = nn.Conv2d(observation_space.shape[0], 16, 8, stride=4)
+        self.conv2 = nn.Conv2d(16, 32, 4, stride=2)
+        self.fc = nn.Linear(32 * 6 * 6, features_dim)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv2(torch.relu(self.conv1(observations))))
+        return torch.relu(self.fc(torch.flatten(x, 1)))
+
+
+ARCHITECTURES: dict[str, type[BaseFeaturesExtractor]] = {"impala": ImpalaCNN, "small": SmallCNN}
+
+
+def policy_kwargs(architecture: str, scale: int = 1, adam_eps: float = 1e-5) -> dict[str, Any]:
+    """SB3 ``policy_kwargs`` for an ``ActorCriticPolicy`` with linear heads straight on the features."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}")
+    extractor_kwargs = {"scale": scale} if architecture == "impala" else {}
+    return {
+        "features_extractor_class": ARCHITECTURES[architecture],
+        "features_extractor_kwargs": extractor_kwargs,
+        "net_arch": [],  # policy and value heads are single linear layers on the shared features
+        "share_features_extractor": True,
+        "optimizer_kwargs": {"eps": adam_eps},
+    }

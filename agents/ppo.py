@@ -1,0 +1,124 @@
+"""stable-baselines3 PPO, built from a :class:`PPOConfig`, plus what the recorder needs to know per step.
+
+SB3's training loop is used as it is. Two extension points tell the recorder where training stands:
+
+- :class:`TrackedRolloutBuffer` (PPO's ``rollout_buffer_class``) remembers the epoch, the minibatch index and
+  the minibatch itself as SB3 iterates over it;
+- :class:`LossTerms` keeps the policy outputs of SB3's ``evaluate_actions`` call for that minibatch and
+  evaluates :func:`ppo_loss` on them, the loss of ``PPO.train`` (tests check that its gradient equals the one
+  SB3 applies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generator
+
+import torch
+import torch.nn.functional as F
+from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import RolloutBufferSamples
+from stable_baselines3.common.vec_env import VecEnv
+
+from agents.policy import policy_kwargs
+from agents.presets import PPOConfig
+
+
+@dataclass
+class TrainingPosition:
+    """Where PPO is: rollout (set by a callback), epoch and minibatch (set by the buffer)."""
+
+    rollout: int = -1
+    epoch: int = -1
+    minibatch: int = -1
+    batch: RolloutBufferSamples | None = None
+
+
+class TrackedRolloutBuffer(RolloutBuffer):
+    """SB3's rollout buffer; ``position`` follows the epochs and minibatches that ``PPO.train`` draws."""
+
+    def __init__(self, *args, **kwargs):
+        self.position = TrainingPosition()  # replaced by track() with the one the recorder reads
+        super().__init__(*args, **kwargs)
+
+    def reset(self) -> None:
+        super().reset()
+        self.position.epoch = -1
+
+    def get(self, batch_size: int | None = None) -> Generator[RolloutBufferSamples, None, None]:
+        self.position.epoch += 1
+        for index, batch in enumerate(super().get(batch_size)):
+            self.position.minibatch = index
+            self.position.batch = batch
+            yield batch
+
+
+def ppo_loss(model: PPO, batch: RolloutBufferSamples, values: torch.Tensor, log_prob: torch.Tensor,
+             entropy: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """PPO's loss terms exactly as ``stable_baselines3.PPO.train`` computes them for one minibatch."""
+    clip_range = model.clip_range(model._current_progress_remaining)
+    advantages = batch.advantages
+    if model.normalize_advantage and len(advantages) > 1:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    ratio = torch.exp(log_prob - batch.old_log_prob)
+    policy_loss = -torch.min(advantages * ratio, advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range)).mean()
+    values = values.flatten()
+    if model.clip_range_vf is not None:
+        clip_vf = model.clip_range_vf(model._current_progress_remaining)
+        values = batch.old_values + torch.clamp(values - batch.old_values, -clip_vf, clip_vf)
+    value_loss = F.mse_loss(batch.returns, values)
+    entropy_loss = -torch.mean(-log_prob) if entropy is None else -torch.mean(entropy)
+    loss = policy_loss + model.ent_coef * entropy_loss + model.vf_coef * value_loss
+    return {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss, "entropy_loss": entropy_loss}
+
+
+class LossTerms:
+    """Keeps the outputs of the policy's ``evaluate_actions`` so the current minibatch's loss can be read."""
+
+    def __init__(self, model: PPO):
+        self.model = model
+        self._outputs: tuple | None = None
+        evaluate = model.policy.evaluate_actions
+
+        def evaluate_and_keep(observations, actions):
+            self._outputs = evaluate(observations, actions)
+            return self._outputs
+
+        model.policy.evaluate_actions = evaluate_and_keep
+
+    def current(self) -> dict[str, torch.Tensor]:
+        values, log_prob, entropy = self._outputs
+        with torch.no_grad():
+            return ppo_loss(self.model, self.model.rollout_buffer.position.batch, values, log_prob, entropy)
+
+
+def make_ppo(env: VecEnv, config: PPOConfig, device: str, seed: int) -> PPO:
+    """A fresh PPO learner with every hyperparameter taken from ``config``."""
+    return PPO(
+        ActorCriticPolicy, env,
+        learning_rate=config.learning_rate, n_steps=config.n_steps, batch_size=config.batch_size,
+        n_epochs=config.n_epochs, gamma=config.gamma, gae_lambda=config.gae_lambda,
+        clip_range=config.clip_range, clip_range_vf=config.clip_range_vf or None,
+        normalize_advantage=config.normalize_advantage, ent_coef=config.ent_coef, vf_coef=config.vf_coef,
+        max_grad_norm=config.max_grad_norm, rollout_buffer_class=TrackedRolloutBuffer,
+        policy_kwargs=policy_kwargs(config.architecture, config.width_scale, config.adam_eps),
+        device=device, seed=seed, verbose=0,
+    )
+
+
+class StepCounter:
+    """Counts optimizer steps through a post-step hook."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, start: int = 0):
+        self.steps = start
+        self._handle = optimizer.register_step_post_hook(self._count)
+
+    def _count(self, optimizer, args, kwargs) -> None:
+        self.steps += 1
+
+
+def track(model: PPO, position: TrainingPosition) -> None:
+    """Point the model's rollout buffer at ``position`` (after ``make_ppo`` or ``PPO.load``)."""
+    model.rollout_buffer.position = position

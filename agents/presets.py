@@ -1,0 +1,80 @@
+"""Every PPO hyperparameter in one place, with named presets.
+
+``procgen`` is the Procgen paper's setting (Cobbe et al. 2020; also CleanRL's ``ppo_procgen.py`` and
+Langosco et al. 2022): 64 envs x 256 steps, 8 minibatches, 3 epochs, Adam lr 5e-4 (eps 1e-5), gamma 0.999,
+GAE lambda 0.95, entropy 0.01, clip 0.2 with value clipping, value coefficient 0.5, gradient-norm clip 0.5,
+rewards normalised by a running estimate of the return's scale and clipped to +-10. ``quick`` shrinks it
+for a CPU: 16 envs x 128 steps, 4 minibatches, the small CNN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    architecture: str = "impala"  # impala | small (agents/policy.py)
+    width_scale: int = 1  # IMPALA channel multiplier
+    n_envs: int = 64
+    n_steps: int = 256  # steps per env per rollout
+    n_minibatches: int = 8
+    n_epochs: int = 3
+    learning_rate: float = 5e-4
+    adam_eps: float = 1e-5
+    gamma: float = 0.999
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    clip_range: float = 0.2
+    clip_range_vf: float = 0.2  # 0 disables value clipping
+    max_grad_norm: float = 0.5
+    normalize_advantage: bool = True
+    normalize_reward: bool = True
+    reward_clip: float = 10.0
+    env_threads: int = 4  # procgen's C++ stepping threads
+
+    def __post_init__(self):
+        if (self.n_envs * self.n_steps) % self.n_minibatches:
+            raise ValueError(f"n_envs * n_steps ({self.n_envs * self.n_steps}) must divide into "
+                             f"{self.n_minibatches} minibatches")
+        for name in ("n_envs", "n_steps", "n_minibatches", "n_epochs", "width_scale", "env_threads"):
+            if getattr(self, name) < 1 and not (name == "env_threads" and self.env_threads == 0):
+                raise ValueError(f"{name} must be >= 1")
+
+    @property
+    def batch_size(self) -> int:
+        """Minibatch size in transitions."""
+        return self.n_envs * self.n_steps // self.n_minibatches
+
+    @property
+    def steps_per_rollout(self) -> int:
+        return self.n_envs * self.n_steps
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def with_overrides(self, overrides: dict[str, str]) -> "PPOConfig":
+        """A copy with ``name=value`` strings applied (values parsed by the field's type)."""
+        types = {f.name: f.type for f in fields(self)}
+        parsed = {}
+        for name, text in overrides.items():
+            if name not in types:
+                raise ValueError(f"unknown hyperparameter {name!r}; known: {', '.join(types)}")
+            kind = types[name]
+            if kind == "bool":
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(f"{name} takes true or false, not {text!r}")
+                parsed[name] = text.lower() in ("true", "1")
+            else:
+                try:
+                    parsed[name] = {"int": int, "float": float, "str": str}[kind](text)
+                except ValueError:
+                    raise ValueError(f"{name} takes a {kind}, not {text!r}") from None
+        return replace(self, **parsed)
+
+
+PRESETS: dict[str, PPOConfig] = {
+    "procgen": PPOConfig(),
+    "quick": PPOConfig(architecture="small", n_envs=16, n_steps=128, n_minibatches=4, env_threads=2),
+}

@@ -1,0 +1,156 @@
+"""Train a PPO agent on a variant and record its gradient time series: the flow behind ``misgen train``.
+
+Read top to bottom: run directory and config -> environments -> learner -> recorder -> learn -> save.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecNormalize
+
+from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, StopOnSignal
+from agents.ppo import LossTerms, StepCounter, TrainingPosition, make_ppo, track
+from agents.presets import PPOConfig
+from envs.variants import EnvConfig
+from envs.vec_env import ProcgenVecEnv
+from misgen.errors import MisgenError
+from misgen.recorder import GradientRecorder
+from misgen.recording import RECORD_DTYPES, STREAMS, ParamTable, RecordingWriter
+from misgen.rundir import RunDir, git_commit, package_versions
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    streams: tuple[str, ...] = STREAMS  # () records nothing
+    every: int = 1  # record every k-th optimizer step
+    dtype: str = "float16"
+
+    def __post_init__(self):
+        unknown = set(self.streams) - set(STREAMS)
+        if unknown:
+            raise ValueError(f"unknown stream(s) {', '.join(sorted(unknown))}; choose from grads, updates")
+        if self.dtype not in RECORD_DTYPES:
+            raise ValueError(f"record dtype must be one of {', '.join(RECORD_DTYPES)}, not {self.dtype!r}")
+        if self.every < 1:
+            raise ValueError("--record-every must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run: RunDir
+    timesteps: int
+    optimizer_steps: int
+    complete: bool
+    goal_rate: float
+    proxy_rate: float
+    mean_return: float
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MisgenError("--device cuda: no CUDA device is available")
+    if device not in ("cpu", "cuda"):
+        raise MisgenError(f"--device must be auto, cpu or cuda, not {device!r}")
+    return device
+
+
+def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: RecordConfig, timesteps: int,
+          device: str = "auto", seed: int = 0, checkpoint_every: int = 0, resume: bool = False,
+          show_progress: bool = True) -> TrainResult:
+    """Train until ``timesteps`` environment steps in total (also when resuming), recording as asked."""
+    # --- run directory and config ------------------------------------------------------------------
+    run = RunDir(Path(out))
+    run.create(resume)
+    device = resolve_device(device)
+    if resume:  # the run's own settings win; only the length, device and checkpointing may change
+        saved = run.read_config()
+        env_config, ppo_config = EnvConfig(**saved["env"]), PPOConfig(**saved["ppo"])
+        record = RecordConfig(tuple(saved["record"]["streams"]), saved["record"]["every"], saved["record"]["dtype"])
+        seed = saved["seed"]
+    config = {
+        "variant": env_config.variant, "env": asdict(env_config), "ppo": ppo_config.as_dict(),
+        "record": asdict(record), "timesteps": timesteps, "seed": seed, "device": device,
+        "checkpoint_every": checkpoint_every, "versions": package_versions(), "git_commit": git_commit(),
+        "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    run.write_config(config)
+
+    # --- environments: the variant, rewards normalised as in the Procgen paper ----------------------
+    venv = ProcgenVecEnv(env_config, ppo_config.n_envs, ppo_config.env_threads)
+    position = TrainingPosition()
+    if resume:
+        checkpoint = run.latest_checkpoint()
+        env = VecNormalize.load(str(checkpoint.normalization), venv)
+        model = PPO.load(checkpoint.model, env=env, device=device)
+        optimizer_step = checkpoint.optimizer_step
+        # checkpoints fall between updates: every rollout before them was trained on in full
+        position.rollout = optimizer_step // (ppo_config.n_epochs * ppo_config.n_minibatches) - 1
+    else:
+        env = VecNormalize(venv, norm_obs=False, norm_reward=ppo_config.normalize_reward, gamma=ppo_config.gamma,
+                           clip_reward=ppo_config.reward_clip)
+        model = make_ppo(env, ppo_config, device, seed)
+        optimizer_step = 0
+    track(model, position)
+    counter = StepCounter(model.policy.optimizer, optimizer_step)
+    model.set_logger(configure(str(run.logs), ["csv", "tensorboard"]))
+
+    # --- recorder on the optimizer ----------------------------------------------------------------
+    recorder = None
+    if record.streams:
+        named = [(name, tuple(p.shape)) for name, p in model.policy.named_parameters()]
+        params = ParamTable.from_named(named)
+        if resume:
+            writer = RecordingWriter.resume(run.recording, params, record.streams, record.dtype, optimizer_step)
+        else:
+            writer = RecordingWriter(run.recording, params, record.streams, record.dtype, record.every,
+                                     env_config.variant, config)
+        losses = LossTerms(model)
+
+        def step_info() -> dict:
+            return {"timesteps": model.num_timesteps, "rollout": position.rollout, "epoch": position.epoch,
+                    "minibatch": position.minibatch, **losses.current()}
+
+        recorder = GradientRecorder(list(model.policy.parameters()), writer, step_info, first_step=optimizer_step,
+                                    every=record.every).attach(model.policy.optimizer)
+
+    def save_checkpoint() -> None:
+        if recorder is not None:
+            recorder.checkpoint(model.num_timesteps)
+        zip_path, pkl_path, _ = run.checkpoint_paths(model.num_timesteps)
+        model.save(zip_path)
+        env.save(str(pkl_path))
+        run.write_checkpoint_meta(model.num_timesteps, counter.steps)  # written last: marks it complete
+
+    # --- learn ---------------------------------------------------------------------------------------
+    stop = StopOnSignal()
+    outcomes = EpisodeOutcomes(timesteps, show_progress)
+    callbacks = [CountRollouts(position), stop, outcomes]
+    if checkpoint_every:
+        callbacks.append(PeriodicCheckpoint(checkpoint_every, save_checkpoint))
+    if not resume:
+        save_checkpoint()  # step 0: theta_0 in the recording, and something to resume from
+    complete = False
+    try:
+        if model.num_timesteps < timesteps:
+            model.learn(timesteps - model.num_timesteps, callback=CallbackList(callbacks),
+                        reset_num_timesteps=not resume)
+        complete = not stop.stopped
+        save_checkpoint()
+        model.save(run.model)
+        env.save(str(run.normalization))
+    finally:
+        if recorder is not None:
+            recorder.close(complete=complete)
+        env.close()
+    rates = outcomes.rates()
+    return TrainResult(run, model.num_timesteps, counter.steps, complete, rates["goal"], rates["proxy"],
+                       rates["ret"])

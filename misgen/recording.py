@@ -1,0 +1,325 @@
+"""``recording.h5``: the gradient and update time series of a training run (schema, writer, reader).
+
+Layout (format 1). T = recorded optimizer steps, D = policy parameters, P = parameter tensors, K = checkpoints.
+
+==========================  ===========  =============================================================
+``grads``                   (T, D)       gradient of the PPO loss as applied by Adam: after clipping
+``updates``                 (T, D)       parameter change since the previous row: theta_after - theta_before
+                                         (every step recorded: one optimizer step; the rows sum to
+                                         theta_final - theta_0 whatever ``record_every`` is)
+``steps/<field>``           (T,)         per-row metadata, see :data:`STEP_FIELDS` (units in attrs)
+``params/names``            (P,)         parameter tensor names, in row order (``policy.named_parameters()``)
+``params/shapes``           (P,) vlen    each tensor's shape
+``params/offsets``          (P + 1,)     tensor i occupies columns offsets[i]:offsets[i+1]
+``checkpoints/theta``       (K, D) f32   theta at step 0, at every checkpoint and at the end
+``checkpoints/step``        (K,)         optimizer steps taken before that theta
+``checkpoints/timesteps``   (K,)         environment steps collected before that theta
+==========================  ===========  =============================================================
+
+Either stream may be absent (``--record grads`` or ``updates``). Stream dtype is float16, float32, or bfloat16
+stored as its raw 16 bits (uint16, attr ``encoding = "bfloat16"``; :meth:`Recording.read` decodes it).
+Streams are chunked along time (``CHUNK_ROWS`` rows) and written in whole chunks.
+File attrs: ``misgen_format``, ``variant``, ``config`` (the run's config.json), ``complete`` (true only after
+a clean finish), ``record_every``, ``record_dtype``, ``n_params``.
+
+The writer runs in HDF5's single-writer/multiple-reader mode and flushes after each block, so the file can be
+read while training runs (:class:`Recording` always opens in SWMR mode) and a killed run keeps every flushed
+row.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from misgen.errors import MisgenError
+
+FORMAT_VERSION = 1
+STREAMS = ("grads", "updates")
+RECORD_DTYPES = ("float16", "bfloat16", "float32")
+CHUNK_ROWS = 16
+CHUNK_COLUMNS = 16384
+
+# name: (dtype, units / meaning)
+STEP_FIELDS: dict[str, tuple[str, str]] = {
+    "step": ("int64", "optimizer step index over the whole run, from 0"),
+    "timesteps": ("int64", "environment steps collected before this optimizer step"),
+    "rollout": ("int64", "rollout (PPO iteration) index, from 0"),
+    "epoch": ("int32", "epoch within the rollout, from 0"),
+    "minibatch": ("int32", "minibatch within the epoch, from 0"),
+    "loss": ("float32", "total PPO loss: policy + ent_coef * entropy + vf_coef * value"),
+    "policy_loss": ("float32", "clipped surrogate loss"),
+    "value_loss": ("float32", "value loss (clipped values), normalised-reward units squared"),
+    "entropy_loss": ("float32", "minus the mean policy entropy, nats"),
+    "grad_norm": ("float32", "L2 norm of the applied (clipped) gradient"),
+    "grad_norm_unclipped": ("float32", "L2 norm of the gradient before clipping"),
+    "lr": ("float32", "Adam learning rate"),
+    "wall_time": ("float64", "seconds since the Unix epoch"),
+    "finite": ("bool", "every gradient entry finite"),
+}
+
+
+@dataclass(frozen=True)
+class ParamTable:
+    """Maps columns of a (T, D) row to named parameter tensors."""
+
+    names: list[str]
+    shapes: list[tuple[int, ...]]
+    offsets: np.ndarray  # (P + 1,)
+
+    @classmethod
+    def from_named(cls, named: list[tuple[str, tuple[int, ...]]]) -> "ParamTable":
+        sizes = [int(np.prod(shape)) for _, shape in named]
+        return cls([n for n, _ in named], [tuple(s) for _, s in named], np.concatenate([[0], np.cumsum(sizes)]))
+
+    @property
+    def n_params(self) -> int:
+        return int(self.offsets[-1])
+
+    def columns(self, name: str) -> slice:
+        i = self.names.index(name)
+        return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+
+
+def _copy_flushed(old: "Recording", writer: RecordingWriter, n_steps: int) -> h5py.File:
+    """Copy ``old``'s rows of steps < ``n_steps`` and its checkpoints into a new file that replaces it."""
+    fresh = writer.path.with_name(writer.path.name + ".resuming")
+    writer.file = h5py.File(fresh, "w", libver="latest")
+    writer._create(old.variant, old.config, int(old.file.attrs["record_every"]))
+    keep = int(np.searchsorted(old.steps("step"), n_steps))
+    for start in range(0, keep, 64 * CHUNK_ROWS):
+        stop = min(start + 64 * CHUNK_ROWS, keep)
+        rows = {s: old.file[s][start:stop] for s in writer.streams}
+        writer.append(rows, {f: old.file["steps"][f][start:stop] for f in STEP_FIELDS})
+    steps, thetas = old.checkpoints()
+    timesteps = old.file["checkpoints/timesteps"][:]
+    for k in np.flatnonzero(steps <= n_steps):
+        writer.add_checkpoint(thetas[k], int(steps[k]), int(timesteps[k]))
+    writer.file.close()
+    fresh.replace(writer.path)
+    return h5py.File(writer.path, "a", libver="latest")
+
+
+def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
+    return (raw.astype(np.uint32) << 16).view(np.float32)
+
+
+class RecordingWriter:
+    """Creates a recording, or reopens one to resume, and appends whole blocks of rows to it."""
+
+    def __init__(self, path: Path, params: ParamTable, streams: tuple[str, ...], record_dtype: str,
+                 record_every: int, variant: str, config: dict):
+        self.path = Path(path)
+        self.params = params
+        self.streams = streams
+        self.record_dtype = record_dtype
+        self.file = h5py.File(self.path, "w-", libver="latest")
+        self._create(variant, config, record_every)
+        self._start()
+
+    def _start(self) -> None:
+        self.file.attrs["complete"] = False
+        self.file.swmr_mode = True
+
+    @classmethod
+    def resume(cls, path: Path, params: ParamTable, streams: tuple[str, ...], record_dtype: str,
+               n_steps: int) -> "RecordingWriter":
+        """Reopen ``path`` keeping only optimizer steps < ``n_steps`` (the checkpoint training resumes from).
+
+        A file whose writer was killed still carries HDF5's "open for writing" flag and cannot be reopened
+        for writing; its flushed rows are then copied into a fresh file that replaces it.
+        """
+        writer = cls.__new__(cls)
+        writer.path, writer.params, writer.streams, writer.record_dtype = Path(path), params, streams, record_dtype
+        with Recording(path) as old:
+            if old.params.names != params.names or old.n_params != params.n_params:
+                raise MisgenError(f"{path}: recorded parameters differ from the model's; cannot resume into it")
+            if set(old.streams) != set(streams) or old.record_dtype != record_dtype:
+                raise MisgenError(f"{path}: recorded streams/dtype differ from this run's --record options")
+            try:
+                writer.file = h5py.File(path, "a", libver="latest")
+            except OSError:
+                writer.file = _copy_flushed(old, writer, n_steps)
+        writer.truncate(n_steps)
+        writer._start()
+        return writer
+
+    def _create(self, variant: str, config: dict, record_every: int) -> None:
+        f, n = self.file, self.params.n_params
+        f.attrs.update({"misgen_format": FORMAT_VERSION, "variant": variant, "config": json.dumps(config),
+                        "record_every": record_every, "record_dtype": self.record_dtype, "n_params": n})
+        stored = np.uint16 if self.record_dtype == "bfloat16" else np.dtype(self.record_dtype)
+        for stream in self.streams:
+            ds = f.create_dataset(stream, shape=(0, n), maxshape=(None, n), dtype=stored,
+                                  chunks=(CHUNK_ROWS, min(n, CHUNK_COLUMNS)))
+            ds.attrs["encoding"] = self.record_dtype
+            ds.attrs["units"] = "parameter units per step" if stream == "updates" else "loss units per parameter unit"
+        steps = f.create_group("steps")
+        for name, (dtype, units) in STEP_FIELDS.items():
+            steps.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1024,)).attrs["units"] = units
+        params = f.create_group("params")
+        params.create_dataset("names", data=np.array(self.params.names, dtype=h5py.string_dtype()))
+        shapes = params.create_dataset("shapes", (len(self.params.shapes),), dtype=h5py.vlen_dtype(np.int64))
+        for i, shape in enumerate(self.params.shapes):
+            shapes[i] = np.array(shape, dtype=np.int64)
+        params.create_dataset("offsets", data=self.params.offsets.astype(np.int64))
+        ckpt = f.create_group("checkpoints")
+        ckpt.create_dataset("theta", shape=(0, n), maxshape=(None, n), dtype=np.float32, chunks=(1, min(n, 1 << 20)))
+        ckpt.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
+        ckpt.create_dataset("timesteps", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
+
+    @property
+    def n_rows(self) -> int:
+        return self.file["steps/step"].shape[0]
+
+    def _ensure_room(self, n_bytes: int) -> None:
+        """Stop before HDF5 runs out of disk (or of the process's file-size limit) in the middle of a write."""
+        need = 2 * n_bytes + (1 << 20)
+        free = shutil.disk_usage(self.path.parent).free
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:
+            free = min(free, limit - self.path.stat().st_size)
+        if free < need:
+            raise MisgenError(f"{self.path}: disk full ({max(free, 0) >> 20} MB left, the next block needs "
+                              f"{need >> 20} MB); rows written so far are kept")
+
+    def append(self, rows: dict[str, np.ndarray], steps: dict[str, np.ndarray]) -> None:
+        """Append n rows: ``rows[stream]`` (n, D) in the stored dtype, ``steps[field]`` (n,); then flush."""
+        self._ensure_room(sum(block.nbytes for block in rows.values()))
+        start = self.n_rows
+        n = len(steps["step"])
+        for stream in self.streams:
+            ds = self.file[stream]
+            ds.resize((start + n, ds.shape[1]))
+            ds[start:start + n] = rows[stream]
+        for name in STEP_FIELDS:
+            ds = self.file["steps"][name]
+            ds.resize((start + n,))
+            ds[start:start + n] = steps[name]
+        self.file.flush()
+
+    def add_checkpoint(self, theta: np.ndarray, step: int, timesteps: int) -> None:
+        group = self.file["checkpoints"]
+        k = group["step"].shape[0]
+        for name, value in (("theta", theta.astype(np.float32)[None]), ("step", [step]), ("timesteps", [timesteps])):
+            group[name].resize((k + 1,) + group[name].shape[1:])
+            group[name][k] = value[0]
+        self.file.flush()
+
+    def truncate(self, n_steps: int) -> None:
+        """Drop rows of optimizer steps >= ``n_steps`` and later checkpoints (resume from a checkpoint)."""
+        keep = int(np.searchsorted(self.file["steps/step"][:], n_steps))
+        for name in list(self.streams) + [f"steps/{f}" for f in STEP_FIELDS]:
+            ds = self.file[name]
+            ds.resize((keep,) + ds.shape[1:])
+        keep_ckpt = int(np.searchsorted(self.file["checkpoints/step"][:], n_steps, side="right"))
+        for name in ("theta", "step", "timesteps"):
+            ds = self.file["checkpoints"][name]
+            ds.resize((keep_ckpt,) + ds.shape[1:])
+        self.file.flush()
+
+    def close(self, complete: bool = False) -> None:
+        if not self.file.id.valid:
+            return
+        try:
+            self.file.attrs["complete"] = bool(complete)
+        finally:
+            self.file.close()
+
+    def abandon(self) -> None:
+        """After a failed write: try to close, but keep whatever error closing raises to ourselves."""
+        try:
+            self.file.close()
+        except (OSError, RuntimeError):
+            pass
+
+
+class Recording:
+    """Read access to a ``recording.h5``, checked on open. Raises :class:`MisgenError` for anything else."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        if path.is_dir():
+            path = path / "recording.h5"
+        if not path.is_file():
+            raise MisgenError(f"{path}: no such recording")
+        try:  # SWMR reading also opens a file whose writer is running or was killed
+            file = h5py.File(path, "r", libver="latest", swmr=True)
+        except OSError as error:
+            raise MisgenError(f"{path}: not a readable HDF5 file ({error.__class__.__name__})") from None
+        self.file, self.path = file, path
+        try:
+            if file.attrs.get("misgen_format") != FORMAT_VERSION:
+                raise MisgenError(f"{path}: not a misgen recording (format {file.attrs.get('misgen_format')!r})")
+            offsets = file["params/offsets"][:]
+            self.params = ParamTable([n.decode() if isinstance(n, bytes) else n for n in file["params/names"][:]],
+                                     [tuple(s) for s in file["params/shapes"][:]], offsets)
+            self.streams = tuple(s for s in STREAMS if s in file)
+            self.n_rows = file["steps/step"].shape[0]
+            for stream in self.streams:
+                if file[stream].shape[1] != self.n_params or file[stream].shape[0] < self.n_rows:
+                    raise MisgenError(f"{path}: {stream} is {file[stream].shape}, expected ({self.n_rows}, "
+                                      f"{self.n_params})")
+        except (KeyError, OSError, ValueError, TypeError) as error:
+            raise MisgenError(f"{path}: corrupt or incomplete misgen recording ({error})") from None
+        if not self.streams:
+            raise MisgenError(f"{path}: recording holds neither grads nor updates")
+
+    @property
+    def n_params(self) -> int:
+        return self.params.n_params
+
+    @property
+    def record_dtype(self) -> str:
+        return str(self.file.attrs["record_dtype"])
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.file.attrs["complete"])
+
+    @property
+    def variant(self) -> str:
+        return str(self.file.attrs["variant"])
+
+    @property
+    def config(self) -> dict:
+        return json.loads(self.file.attrs["config"])
+
+    def steps(self, field: str) -> np.ndarray:
+        return self.file["steps"][field][: self.n_rows]
+
+    def dataset(self, stream: str) -> h5py.Dataset:
+        if stream not in self.streams:
+            raise MisgenError(f"{self.path}: no {stream!r} stream (recorded: {', '.join(self.streams)})")
+        return self.file[stream]
+
+    def read(self, stream: str, rows=slice(None), columns=slice(None)) -> np.ndarray:
+        """Rows and columns of a stream as float32 (bfloat16 decoded)."""
+        ds = self.dataset(stream)
+        if isinstance(rows, slice):
+            rows = slice(*rows.indices(self.n_rows))
+        block = ds[rows, columns]
+        return _bfloat16_to_float32(block) if self.record_dtype == "bfloat16" else block.astype(np.float32)
+
+    def checkpoints(self) -> tuple[np.ndarray, np.ndarray]:
+        """(optimizer steps (K,), theta (K, D) float32)."""
+        return self.file["checkpoints/step"][:], self.file["checkpoints/theta"]
+
+    def theta(self, which: int) -> np.ndarray:
+        """Checkpointed theta ``which`` (0: initial, -1: final) as float32."""
+        return self.file["checkpoints/theta"][which].astype(np.float32)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "Recording":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

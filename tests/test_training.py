@@ -1,0 +1,217 @@
+"""Training from the CLI and the gradient recording: complete, faithful and safe."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+
+import agents.ppo
+from agents.policy import ImpalaCNN
+from agents.ppo import ppo_loss
+from agents.presets import PRESETS
+from agents.train import RecordConfig, train
+from envs.variants import EnvConfig
+from misgen.recording import Recording
+
+# the smallest config that still exercises every part: 4 envs x 32 steps, 2 minibatches, 2 epochs
+TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
+TINY_CLI = ["--preset", "quick", "--hp", "n_envs=4", "--hp", "n_steps=32", "--hp", "n_minibatches=2",
+            "--hp", "n_epochs=2", "--no-progress"]
+
+
+def test_impala_has_626256_parameters_with_named_layers():
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from agents.policy import policy_kwargs
+    from envs.vec_env import ProcgenVecEnv
+
+    env = ProcgenVecEnv(EnvConfig(variant="maze"), 1, 0)
+    policy = ActorCriticPolicy(env.observation_space, env.action_space, lambda _: 5e-4, **policy_kwargs("impala"))
+    assert sum(p.numel() for p in policy.parameters()) == 626_256
+    assert isinstance(policy.features_extractor, ImpalaCNN)
+    names = [n for n, _ in policy.named_parameters()]
+    assert "features_extractor.stage2.res1.conv0.weight" in names and names[-2:] == ["value_net.weight",
+                                                                                      "value_net.bias"]
+    assert policy.get_submodule("features_extractor.stage3.conv").out_channels == 32
+    wide = ActorCriticPolicy(env.observation_space, env.action_space, lambda _: 5e-4, **policy_kwargs("impala", 2))
+    assert wide.get_submodule("features_extractor.stage3.conv").out_channels == 64
+
+
+def test_recording_is_complete_and_faithful(tmp_path, monkeypatch):
+    minibatches = []
+    original_get = agents.ppo.TrackedRolloutBuffer.get
+
+    def keep_minibatches(self, batch_size=None):  # instrument: keep what SB3 trains on
+        for batch in original_get(self, batch_size):
+            minibatches.append(copy.deepcopy(batch))
+            yield batch
+
+    monkeypatch.setattr(agents.ppo.TrackedRolloutBuffer, "get", keep_minibatches)
+    started = time.perf_counter()
+    result = train(tmp_path / "run", EnvConfig(variant="maze-topright"), TINY, RecordConfig(dtype="float32"), 640,
+                   device="cpu", seed=3, show_progress=False)
+    assert time.perf_counter() - started < 60
+    recording = Recording(tmp_path / "run")
+    model = PPO.load(tmp_path / "run" / "model.zip", device="cpu")
+    params = list(model.policy.parameters())
+
+    # complete: one row per optimizer step, D = every parameter, offsets cover D
+    assert result.optimizer_steps == len(minibatches) == 5 * 2 * 2 == recording.n_rows
+    assert recording.steps("step").tolist() == list(range(20))
+    assert recording.n_params == sum(p.numel() for p in params)
+    assert recording.params.offsets[0] == 0 and recording.params.offsets[-1] == recording.n_params
+    assert recording.params.names == [n for n, _ in model.policy.named_parameters()]
+    assert recording.complete and recording.steps("rollout")[-1] == 4 and recording.steps("epoch").max() == 1
+    assert recording.steps("finite").all() and (recording.steps("timesteps") == 128 * (recording.steps("rollout") + 1)).all()
+
+    # faithful: updates telescope to theta_final - theta_0
+    theta_0, theta_final = recording.theta(0), recording.theta(-1)
+    final = torch.cat([p.detach().reshape(-1) for p in params]).numpy()
+    np.testing.assert_allclose(theta_final, final, atol=1e-7)
+    np.testing.assert_allclose(recording.read("updates").sum(axis=0), theta_final - theta_0, atol=2e-6)
+
+    # faithful: row 0 is the gradient of the PPO loss on the first minibatch at theta_0, after clipping
+    torch.nn.utils.vector_to_parameters(torch.as_tensor(theta_0), params)
+    batch = minibatches[0]
+    values, log_prob, entropy = model.policy.evaluate_actions(batch.observations, batch.actions.long().flatten())
+    terms = ppo_loss(model, batch, values, log_prob, entropy)
+    model.policy.zero_grad()
+    terms["loss"].backward()
+    unclipped = torch.cat([p.grad.reshape(-1) for p in params]).norm().item()
+    torch.nn.utils.clip_grad_norm_(params, model.max_grad_norm)
+    manual = torch.cat([p.grad.reshape(-1) for p in params]).numpy()
+    np.testing.assert_allclose(recording.read("grads", rows=slice(0, 1))[0], manual, rtol=1e-4, atol=1e-7)
+    assert recording.steps("loss")[0] == pytest.approx(terms["loss"].item(), rel=1e-5)
+    assert recording.steps("grad_norm_unclipped")[0] == pytest.approx(unclipped, rel=1e-5)
+    assert recording.steps("grad_norm")[0] == pytest.approx(min(unclipped, 0.5), rel=1e-4)
+    run_config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert run_config["ppo"]["n_envs"] == 4 and run_config["versions"]["torch"] and "git_commit" in run_config
+
+
+def test_bfloat16_and_sparse_recording(tmp_path):
+    train(tmp_path / "bf", EnvConfig(variant="maze"), TINY, RecordConfig(("updates",), every=3, dtype="bfloat16"),
+          512, device="cpu", show_progress=False)
+    recording = Recording(tmp_path / "bf")
+    assert recording.streams == ("updates",) and recording.steps("step").tolist() == [0, 3, 6, 9, 12, 15]
+    assert recording.file["updates"].dtype == np.uint16 and recording.record_dtype == "bfloat16"
+    # rows are the change since the previous row: they still sum to theta_final - theta_0 (up to bf16)
+    total = recording.read("updates").sum(axis=0)
+    delta = recording.theta(-1) - recording.theta(0)
+    assert np.abs(total - delta).max() < 0.02 * np.abs(delta).max() + 1e-6
+
+
+def misgen(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["misgen", *args], capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def _wait_for_rows(path: Path, rows: int, checkpoints: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Read the recording while training writes it, until it holds ``rows`` rows and ``checkpoints`` thetas."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert process.poll() is None, process.stderr.read()
+        try:
+            with h5py.File(path, "r", libver="latest", swmr=True) as f:
+                if f["steps/step"].shape[0] >= rows and f["checkpoints/step"].shape[0] >= checkpoints:
+                    return
+        except (OSError, KeyError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError("no rows appeared")
+
+
+def _check_consistent(path: Path) -> Recording:
+    """Steps contiguous from 0; at every checkpoint the updates so far add up to theta - theta_0."""
+    recording = Recording(path)
+    steps = recording.steps("step")
+    assert steps.tolist() == list(range(len(steps)))
+    cumulative = np.cumsum(recording.read("updates"), axis=0)
+    ckpt_steps, thetas = recording.checkpoints()
+    for k, step in enumerate(ckpt_steps):
+        if 0 < step <= len(steps):
+            np.testing.assert_allclose(cumulative[step - 1], thetas[k] - thetas[0], atol=1e-5)
+    return recording
+
+
+def test_kill_minus_9_keeps_flushed_rows_and_resume_continues(tmp_path):
+    out = tmp_path / "killed"
+    args = ["train", "maze", "--out", str(out), "--timesteps", "100000", "--record-dtype", "float32",
+            "--checkpoint-every", "512", *TINY_CLI]
+    process = subprocess.Popen(["misgen", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_rows(out / "recording.h5", 40, 2, process)
+    process.kill()
+    process.wait()
+    recording = _check_consistent(out)
+    assert not recording.complete and recording.n_rows >= 32 and recording.n_rows % 16 == 0
+    recording.close()
+
+    resumed = misgen("train", "maze", "--out", str(out), "--timesteps", "3000", "--resume", *TINY_CLI)
+    assert resumed.returncode == 0, resumed.stderr
+    recording = _check_consistent(out)
+    assert recording.complete and recording.steps("timesteps")[-1] >= 3000 - 128
+    np.testing.assert_allclose(recording.read("updates").sum(0), recording.theta(-1) - recording.theta(0), atol=1e-5)
+
+
+def test_clean_stop_then_resume(tmp_path):
+    out = tmp_path / "stopped"
+    args = ["train", "maze", "--out", str(out), "--timesteps", "100000", "--record-dtype", "float32", *TINY_CLI]
+    process = subprocess.Popen(["misgen", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_rows(out / "recording.h5", 16, 1, process)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0 and "stopped early" in stdout, stderr
+    recording = _check_consistent(out)
+    stopped_rows = recording.n_rows
+    assert not recording.complete and recording.checkpoints()[0][-1] == stopped_rows
+    recording.close()
+    resumed = misgen("train", "maze", "--out", str(out), "--timesteps", str(128 * (stopped_rows // 4 + 3)),
+                     "--resume", *TINY_CLI)
+    assert resumed.returncode == 0, resumed.stderr
+    recording = _check_consistent(out)
+    assert recording.complete and recording.n_rows == stopped_rows + 3 * 4
+    assert recording.steps("rollout").tolist() == sorted(recording.steps("rollout").tolist())
+
+
+def test_existing_run_and_unwritable_paths_are_refused(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    refused = misgen("train", "maze", "--out", str(out), "--timesteps", "128", *TINY_CLI)
+    assert refused.returncode == 2 and "already holds a run" in refused.stderr
+    assert (out / "config.json").read_text() == "{}"
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for bad in (a_file / "run", Path("/proc/misgen-run")):
+        result = misgen("train", "maze", "--out", str(bad), "--timesteps", "128", *TINY_CLI)
+        assert result.returncode == 2 and "cannot write the run directory" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _limit_file_size():  # a full disk, as the process sees it: writes past 25 MB fail with EFBIG
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (25_000_000, 25_000_000))
+
+
+def test_full_disk_stops_cleanly_with_what_was_written_readable(tmp_path):
+    out = tmp_path / "full"
+    result = subprocess.run(["misgen", "train", "maze", "--out", str(out), "--timesteps", "20000", *TINY_CLI],
+                            capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "disk full" in result.stderr
+    recording = Recording(out)
+    assert not recording.complete and recording.n_rows >= 16
+    assert np.isfinite(recording.read("grads")).all()
+    assert recording.steps("step").tolist() == list(range(recording.n_rows))

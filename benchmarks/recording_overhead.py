@@ -1,0 +1,53 @@
+"""Wall time of training with every-step float16 gradient recording ÷ wall time without, same config.
+
+Both runs train the same config from the same seed in this process, after one short warm-up run (order
+alternated over repeats; the median of each is used). Last line: the ratio.
+
+    python benchmarks/recording_overhead.py [--preset quick --timesteps 40960 --repeats 3 --device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from agents.presets import PRESETS
+from agents.train import RecordConfig, train
+from envs.variants import EnvConfig
+
+
+def timed_run(out: Path, preset: str, timesteps: int, record: RecordConfig, device: str) -> float:
+    start = time.perf_counter()
+    train(out, EnvConfig(variant="maze-topright", seed=0), PRESETS[preset], record, timesteps, device=device, seed=0,
+          show_progress=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--timesteps", type=int, default=40960)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    configs = {"without": RecordConfig(streams=()), "with": RecordConfig(streams=("grads",), dtype="float16")}
+    times: dict[str, list[float]] = {name: [] for name in configs}
+    with tempfile.TemporaryDirectory() as scratch:
+        timed_run(Path(scratch) / "warmup", args.preset, args.timesteps // 4, configs["with"], args.device)
+        for repeat in range(args.repeats):
+            order = list(configs) if repeat % 2 == 0 else list(configs)[::-1]
+            for name in order:
+                elapsed = timed_run(Path(scratch) / f"{name}{repeat}", args.preset, args.timesteps, configs[name],
+                                    args.device)
+                times[name].append(elapsed)
+                print(f"repeat {repeat}: {name:>7} recording {elapsed:6.1f} s", flush=True)
+    ratio = statistics.median(times["with"]) / statistics.median(times["without"])
+    print(f"wall time with / without every-step float16 gradient recording ({args.preset}, {args.timesteps} steps, "
+          f"{args.device}): {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()

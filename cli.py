@@ -137,6 +137,81 @@ def train(
                f"{result.proxy_rate:.0%}; wrote {result.run.path}")
 
 
+def _refuse_overwrite(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise MisgenError(f"{path} exists; pass --force to replace it or --out to write elsewhere")
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise MisgenError(f"{option} takes comma-separated integers, not {text!r}") from None
+
+
+@app.command()
+def svd(
+    run: Path = typer.Argument(..., help="run directory or recording.h5"),
+    stream: str = typer.Option("updates", "--stream", help="grads | updates"),
+    center: bool = typer.Option(True, "--center/--no-center", help="subtract each parameter's mean over time"),
+    steps: str = typer.Option("all", "--steps", help="all | even:N | random:N | range:A:B (optimizer steps)"),
+    k: int = typer.Option(50, "--k", help="components to keep"),
+    method: str = typer.Option("auto", "--method", help="auto | gram | randomized | dask"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    shuffles: int = typer.Option(3, "--shuffles", help="time-shuffled copies for the null band"),
+    reconstruct: str = typer.Option("1,5,20", "--reconstruct", help="ranks for the low-rank reconstruction check "
+                                    "(uncentred updates, all steps, of a run directory); 'none' skips it"),
+    episodes: int = typer.Option(50, "--episodes", help="episodes per reconstructed policy"),
+    out: Optional[Path] = typer.Option(None, "--out", help="svd file (default RUN/svd.h5)"),
+    force: bool = typer.Option(False, "--force", help="replace an existing svd file"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Decompose a recorded stream: spectrum against nulls, time profiles, loadings; writes svd.h5 + report."""
+    with user_errors():
+        from analysis.decompose import (SVDOptions, reconstructible, reconstruction_check, run_svd, summary_json,
+                                        write_json)
+        from analysis.svd_report import write_report
+        from misgen.recording import Recording
+
+        if stream not in ("grads", "updates"):
+            raise MisgenError(f"--stream must be grads or updates, not {stream!r}")
+        out = out or (run / "svd.h5" if run.is_dir() else run.with_suffix(".svd.h5"))
+        _refuse_overwrite(out, force)
+        options = SVDOptions(stream, center, steps, k, method, scheduler, device, shuffles)
+        with Recording(run) as recording:
+            result, _ = run_svd(recording, options)
+            ranks = [] if reconstruct == "none" else _ints(reconstruct, "--reconstruct")
+            note = ""
+            if ranks and run.is_dir() and reconstructible(result, recording):
+                result.attrs["reconstruction"] = reconstruction_check(run, recording, result, ranks, episodes)
+            elif ranks:
+                note = " (reconstruction check skipped: it needs --no-center on the updates of every step of a run)"
+        result.save(out)
+        summary = summary_json(result)
+        report_dir = out.parent / "report" / out.stem
+        report = write_report(result, summary, report_dir)
+        write_json(report_dir / "summary.json", summary)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=float))
+        return
+    nulls = summary["nulls"]
+    typer.echo(f"svd of {stream} ({'centred' if center else 'uncentred'}): {summary['steps_used']} steps x "
+               f"{summary['n_params']} parameters, method {summary['method']}, {summary['k']} components")
+    typer.echo(f"above time-shuffle null: {nulls['n_above_shuffle']}   above Marchenko-Pastur edge: "
+               f"{nulls['n_above_mp']}   above 5/10/15 % of largest: {nulls['n_above_5pct']}/"
+               f"{nulls['n_above_10pct']}/{nulls['n_above_15pct']}   effective rank {nulls['effective_rank']:.1f}")
+    typer.echo(f"{'#':>3} {'singular':>10} {'time':>13} {'centre (env steps)':>19}  top layer (enrichment)")
+    for c in summary["components"]:
+        typer.echo(f"{c['index']:>3} {c['singular_value']:>10.4g} {c['label']:>6} ({c['position']:.2f}) "
+                   f"{c['time_center_timesteps']:>19.0f}  {c['top_layers'][0]['name']} "
+                   f"(x{c['top_layers'][0]['enrichment']})")
+    for r in result.attrs.get("reconstruction", []):
+        typer.echo(f"rank {r['rank']!s:>5}: return {r['return']['mean']:.2f}, goal {r['goal_rate']['mean']:.0%}, "
+                   f"distance to final {r['distance_to_final']:.3f}")
+    typer.echo(f"wrote {out} and {report}{note}")
+
+
 def _split_assignment(item: str) -> tuple[str, str]:
     name, sep, value = item.partition("=")
     if not sep or not name:

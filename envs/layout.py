@@ -55,6 +55,10 @@ class MazeLayout:
             agent=(int(agent["x"]) - margin, int(agent["y"]) - margin), cheese=cheese[0] if cheese else None,
         )
 
+    @property
+    def goal_world_cell(self) -> Cell | None:
+        return None if self.cheese is None else (self.cheese[0] + self.margin, self.cheese[1] + self.margin)
+
     def region_origin(self, region: int) -> int:
         """Lowest maze coordinate (on both axes) of the top-right ``region``x``region`` block."""
         return max(0, self.maze_dim - region)
@@ -81,6 +85,10 @@ class CoinrunLayout:
     agent: tuple[float, float]  # agent centre
     coin: Cell | None
     grid: np.ndarray = field(repr=False)
+
+    @property
+    def goal_world_cell(self) -> Cell | None:
+        return self.coin
 
     @cached_property
     def section_starts(self) -> list[Cell]:

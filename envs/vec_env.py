@@ -31,6 +31,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 from envs.levels import FORCE_RESET, LevelLoader, make_gym3
 from envs.probes import CoinrunProbe, MazeProbe
 from envs.state_checks import RULES
+from envs.state_codec import find_agent, read_entities, serialize_state
 from envs.state_io import StateAccess
 from envs.variants import EnvConfig, edit_level
 
@@ -44,10 +45,12 @@ class ProcgenVecEnv(VecEnv):
         is free first; ``infos[i]['level_index']`` says which); once they run out, levels are procgen's own.
     :param num_threads: procgen's C++ stepping threads.
     :param render: also render procgen's 512x512 frames (``get_images``); slower.
+    :param keep_initial_states: keep each episode's first state (after the edit) in ``initial_states``, for
+        episode files.
     """
 
     def __init__(self, config: EnvConfig, n_envs: int, num_threads: int = 4,
-                 level_seeds: Iterable[int] | None = None, render: bool = False):
+                 level_seeds: Iterable[int] | None = None, render: bool = False, keep_initial_states: bool = False):
         self.config = config
         self.render_mode = "rgb_array" if render else None
         super().__init__(n_envs, spaces.Box(0, 255, (3, 64, 64), np.uint8), spaces.Discrete(N_ACTIONS))
@@ -67,6 +70,8 @@ class ProcgenVecEnv(VecEnv):
         self.level_seed = np.zeros(n_envs, dtype=np.int64)
         self.level_index = np.full(n_envs, -1, dtype=np.int64)
         self._goal_in_zone = np.zeros(n_envs, dtype=bool)
+        self.goal_cells: list[tuple[int, int] | None] = [None] * n_envs  # world cells at episode start
+        self.initial_states: list[bytes] | None = [b""] * n_envs if keep_initial_states else None
         self._actions = np.zeros(n_envs, dtype=np.int32)
         self._last_obs: np.ndarray | None = None
 
@@ -85,6 +90,9 @@ class ProcgenVecEnv(VecEnv):
                 self._access.set(index, state)
         layout = self.probe.start(index, state)
         self._goal_in_zone[index] = self.probe.goal_in_zone(layout)
+        self.goal_cells[index] = layout.goal_world_cell
+        if self.initial_states is not None:
+            self.initial_states[index] = serialize_state(state)
         self.proxy_step[index] = 0 if self.probe.in_zone_at_start(index) else -1
         self.level_seed[index] = state.level_seed
         self.episode_return[index] = 0.0
@@ -102,6 +110,13 @@ class ProcgenVecEnv(VecEnv):
             "goal_step": length if goal else -1, "proxy_step": proxy_step,
             "terminal_observation": self._last_obs[index].transpose(2, 0, 1),
         }
+
+    def agent_cells(self) -> np.ndarray:
+        """Every agent's current world cell (x, y), shape (n_envs, 2); coinrun reads each env's state."""
+        if isinstance(self.probe, MazeProbe):
+            return np.array([self.probe.world_cell(i) for i in range(self.num_envs)])
+        agents = [find_agent(read_entities(self._access.get_bytes(i))) for i in range(self.num_envs)]
+        return np.array([(int(np.floor(a["x"])), int(np.floor(a["y"]))) for a in agents])
 
     # --- VecEnv API -------------------------------------------------------------------------------------
     def reset(self) -> np.ndarray:

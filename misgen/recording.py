@@ -23,7 +23,7 @@ File attrs: ``misgen_format``, ``variant``, ``config`` (the run's config.json), 
 a clean finish), ``record_every``, ``record_dtype``, ``n_params``.
 
 The writer runs in HDF5's single-writer/multiple-reader mode and flushes after each block, so the file can be
-read while training runs (:class:`Recording` always opens in SWMR mode) and a killed run keeps every flushed
+read while training runs (:class:`Recording` opens such a file in SWMR mode) and a killed run keeps every flushed
 row.
 """
 
@@ -38,7 +38,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from misgen.errors import MisgenError
+from misgen.errors import MisgenError, one_line
 
 FORMAT_VERSION = 1
 STREAMS = ("grads", "updates")
@@ -104,6 +104,17 @@ def _copy_flushed(old: "Recording", writer: RecordingWriter, n_steps: int) -> h5
     writer.file.close()
     fresh.replace(writer.path)
     return h5py.File(writer.path, "a", libver="latest")
+
+
+def _open_for_reading(path: Path) -> h5py.File:
+    """Open read-only; a file whose writer is running (or was killed) is opened in SWMR mode. (SWMR is not the
+    first try: it retries unreadable metadata for a long time, so a damaged file would hang instead of failing.)"""
+    try:
+        return h5py.File(path, "r", libver="latest")
+    except OSError as error:
+        if "already open for write" not in str(error):
+            raise
+    return h5py.File(path, "r", libver="latest", swmr=True)
 
 
 def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
@@ -249,10 +260,10 @@ class Recording:
             path = path / "recording.h5"
         if not path.is_file():
             raise MisgenError(f"{path}: no such recording")
-        try:  # SWMR reading also opens a file whose writer is running or was killed
-            file = h5py.File(path, "r", libver="latest", swmr=True)
+        try:
+            file = _open_for_reading(path)
         except OSError as error:
-            raise MisgenError(f"{path}: not a readable HDF5 file ({error.__class__.__name__})") from None
+            raise MisgenError(f"{path}: not a readable HDF5 file ({one_line(error)})") from None
         self.file, self.path = file, path
         try:
             if file.attrs.get("misgen_format") != FORMAT_VERSION:
@@ -323,3 +334,34 @@ class Recording:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def write_recording(path: Path, params: ParamTable, blocks, record_dtype: str = "float32",
+                    theta_0: np.ndarray | None = None, variant: str = "synthetic", config: dict | None = None) -> Path:
+    """Write a complete recording from arrays: ``blocks`` yields dicts {stream: (n, D) float array} of
+    consecutive rows (one optimizer step each). Checkpoints: theta_0 (zeros by default) and, when ``updates``
+    are given, theta_0 + their sum. For synthetic tests and for importing gradient series recorded elsewhere."""
+    blocks = iter(blocks)
+    first = next(blocks)
+    streams = tuple(s for s in STREAMS if s in first)
+    writer = RecordingWriter(path, params, streams, record_dtype, 1, variant, config or {})
+    theta = np.zeros(params.n_params, dtype=np.float64) if theta_0 is None else theta_0.astype(np.float64)
+    writer.add_checkpoint(theta, 0, 0)
+    step = 0
+    for block in [first, *blocks]:
+        n = len(block[streams[0]])
+        encoded = {}
+        for stream in streams:
+            rows = np.asarray(block[stream], dtype=np.float32)
+            encoded[stream] = ((rows.view(np.uint32) + 0x8000) >> 16).astype(np.uint16) if record_dtype == "bfloat16" \
+                else rows.astype(record_dtype)
+        if "updates" in streams:
+            theta += np.asarray(block["updates"], dtype=np.float64).sum(axis=0)
+        steps = {name: np.zeros(n, dtype=dtype) for name, (dtype, _) in STEP_FIELDS.items()}
+        steps["step"] = steps["timesteps"] = np.arange(step, step + n)
+        steps["finite"][:] = True
+        writer.append(encoded, steps)
+        step += n
+    writer.add_checkpoint(theta, step, step)
+    writer.close(complete=True)
+    return Path(path)

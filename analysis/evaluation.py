@@ -1,0 +1,176 @@
+"""Roll a policy out on a fixed list of level seeds and measure what it does: goal vs proxy.
+
+Levels come from :func:`level_seeds` (a reproducible list drawn from procgen's unlimited level range), so every
+policy compared sees exactly the same levels, and with deterministic actions an evaluation is exactly
+repeatable (procgen's dynamics are deterministic given the level and the actions). Aggregates carry 95 %
+percentile-bootstrap intervals over episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+from envs.variants import EnvConfig
+from envs.vec_env import ProcgenVecEnv
+from misgen.episodes import EpisodeRecord, EpisodeWriter
+from misgen.errors import MisgenError
+from misgen.rundir import RunDir
+
+METRICS = ("return", "length", "goal_reached", "proxy_reached", "both", "neither")
+
+
+def level_seeds(seed: int, n: int) -> list[int]:
+    """``n`` distinct level seeds, the same for the same ``seed`` on every machine."""
+    return np.random.default_rng(seed).choice(2**31 - 1, size=n, replace=False).tolist()
+
+
+def load_model(source: str | Path, device: str = "cpu") -> PPO:
+    """A PPO model from a run directory (its model.zip) or a model zip."""
+    path = Path(source)
+    if path.is_dir():
+        path = RunDir(path).model
+    if not path.is_file():
+        raise MisgenError(f"{source}: no model (expected a run directory with model.zip, or a .zip)")
+    try:
+        return PPO.load(path, device=device)
+    except Exception as error:  # SB3 raises many types on a bad zip
+        raise MisgenError(f"{path}: not a loadable SB3 PPO model ({error.__class__.__name__}: {error})") from None
+
+
+@dataclass
+class EpisodeOutcome:
+    level_index: int
+    level_seed: int
+    ret: float
+    length: int
+    goal_reached: bool
+    proxy_reached: bool
+    goal_step: int
+    proxy_step: int
+
+    def metric(self, name: str) -> float:
+        return {"return": self.ret, "length": self.length, "goal_reached": self.goal_reached,
+                "proxy_reached": self.proxy_reached, "both": self.goal_reached and self.proxy_reached,
+                "neither": not (self.goal_reached or self.proxy_reached)}[name]
+
+
+def bootstrap_interval(values: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of the mean."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2:
+        return float(values.mean()), float(values.mean())
+    draws = np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))
+    means = values[draws].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+@dataclass
+class Evaluation:
+    variant: str
+    policy: str
+    deterministic: bool
+    episodes: list[EpisodeOutcome]  # ordered by level_index
+
+    def values(self, metric: str) -> np.ndarray:
+        return np.array([e.metric(metric) for e in self.episodes], dtype=np.float64)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """{metric: {mean, low, high}} over episodes."""
+        out = {}
+        for metric in METRICS:
+            values = self.values(metric)
+            low, high = bootstrap_interval(values)
+            out[metric] = {"mean": float(values.mean()), "low": low, "high": high}
+        return out
+
+    def as_dict(self) -> dict:
+        return {"variant": self.variant, "policy": self.policy, "deterministic": self.deterministic,
+                "n_episodes": len(self.episodes), "summary": self.summary(),
+                "episodes": [asdict(e) for e in self.episodes]}
+
+
+def act(policy: ActorCriticPolicy, obs: np.ndarray, deterministic: bool, generator: torch.Generator,
+        want_details: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Actions (and, if asked, action probabilities and values) for a batch of observations."""
+    with torch.no_grad():
+        tensor = torch.as_tensor(obs, device=policy.device)
+        distribution = policy.get_distribution(tensor).distribution
+        probs = distribution.probs
+        if deterministic:
+            actions = probs.argmax(dim=1)
+        else:
+            actions = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1)
+        values = policy.predict_values(tensor).flatten().cpu().numpy() if want_details else None
+        return actions.cpu().numpy(), probs.cpu().numpy() if want_details else None, values
+
+
+def evaluate(policy: ActorCriticPolicy, config: EnvConfig, seeds: list[int], deterministic: bool = True,
+             sample_seed: int = 0, n_envs: int = 16, episodes_path: Path | None = None, policy_name: str = "",
+             keep_frames: bool = False, on_episode: Callable[[int], None] | None = None) -> Evaluation:
+    """Play one episode on each level seed and collect outcomes (and, optionally, an episode file)."""
+    n_envs = max(1, min(n_envs, len(seeds)))
+    recording = episodes_path is not None
+    env = ProcgenVecEnv(config, n_envs, num_threads=min(4, n_envs), level_seeds=seeds, keep_initial_states=recording)
+    writer = EpisodeWriter(episodes_path, config.variant, asdict(config), policy_name, deterministic) \
+        if recording else None
+    generator = torch.Generator().manual_seed(sample_seed)
+    policy.set_training_mode(False)
+    outcomes: dict[int, EpisodeOutcome] = {}
+    buffers: list[dict] = [{} for _ in range(n_envs)]
+    try:
+        obs = env.reset()
+        while len(outcomes) < len(seeds):
+            if recording:
+                for index in range(n_envs):
+                    if not buffers[index]:
+                        buffers[index] = {"state": env.initial_states[index], "goal": env.goal_cells[index],
+                                          "actions": [], "rewards": [], "cells": [], "probs": [], "values": [],
+                                          "frames": [obs[index].transpose(1, 2, 0)] if keep_frames else None}
+                cells = env.agent_cells()
+            actions, probs, values = act(policy, obs, deterministic, generator, want_details=recording)
+            obs, rewards, dones, infos = env.step(actions)
+            for index in range(n_envs):
+                info = infos[index]
+                if recording:
+                    buf = buffers[index]
+                    buf["actions"].append(actions[index])
+                    buf["rewards"].append(rewards[index])
+                    buf["cells"].append(cells[index])
+                    buf["probs"].append(probs[index])
+                    buf["values"].append(values[index])
+                    if keep_frames and not dones[index]:
+                        buf["frames"].append(obs[index].transpose(1, 2, 0))
+                if not dones[index]:
+                    continue
+                if info["level_index"] >= 0 and info["level_index"] not in outcomes:
+                    outcome = EpisodeOutcome(info["level_index"], info["level_seed"], float(info["episode"]["r"]),
+                                             int(info["episode"]["l"]), bool(info["goal_reached"]),
+                                             bool(info["proxy_reached"]), int(info["goal_step"]),
+                                             int(info["proxy_step"]))
+                    outcomes[outcome.level_index] = outcome
+                    if writer is not None:
+                        writer.write(_episode_record(buffers[index], outcome))
+                    if on_episode is not None:
+                        on_episode(len(outcomes))
+                buffers[index] = {}
+    finally:
+        env.close()
+        if writer is not None:
+            writer.close()
+    return Evaluation(config.variant, policy_name, deterministic, [outcomes[i] for i in sorted(outcomes)])
+
+
+def _episode_record(buf: dict, outcome: EpisodeOutcome) -> EpisodeRecord:
+    return EpisodeRecord(
+        level_seed=outcome.level_seed, level_index=outcome.level_index, initial_state=buf["state"],
+        actions=np.array(buf["actions"]), rewards=np.array(buf["rewards"]), agent_cells=np.array(buf["cells"]),
+        goal_reached=outcome.goal_reached, proxy_reached=outcome.proxy_reached, goal_step=outcome.goal_step,
+        proxy_step=outcome.proxy_step, goal_cell=buf["goal"], action_probs=np.array(buf["probs"]),
+        values=np.array(buf["values"]), frames=np.array(buf["frames"]) if buf["frames"] is not None else None)

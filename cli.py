@@ -212,6 +212,193 @@ def svd(
     typer.echo(f"wrote {out} and {report}{note}")
 
 
+def _variant_config(run: Path, variant: Optional[str], mode: Optional[str], region: Optional[int]):
+    """The environment to evaluate on: the run's own settings, changed by the options given."""
+    from dataclasses import asdict
+
+    from envs.variants import EnvConfig
+    from misgen.rundir import RunDir
+
+    base = EnvConfig(**RunDir(run).read_config()["env"]) if run.is_dir() else None
+    if base is None and variant is None:
+        raise MisgenError("--variant is needed when evaluating a model file")
+    settings = asdict(base) if base else {}
+    settings.update({k: v for k, v in (("variant", variant), ("distribution_mode", mode), ("region", region))
+                     if v is not None})
+    settings.update({"num_levels": 0, "start_level": 0})  # evaluation draws its own level seeds
+    return EnvConfig(**settings)
+
+
+@app.command()
+def evaluate(
+    source: Path = typer.Argument(..., help="run directory, SB3 model zip, or 'random' (uniform actions)"),
+    variant: Optional[str] = typer.Option(None, "--variant", help="variant (default: the run's training variant)"),
+    episodes: int = typer.Option(200, "--episodes", min=1, help="episodes, one per level seed"),
+    seed: int = typer.Option(0, "--seed", help="which level seeds (the same seed gives the same levels)"),
+    deterministic: bool = typer.Option(True, "--deterministic/--sample", help="argmax or sampled actions"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="distribution mode (default: the run's)"),
+    region: Optional[int] = typer.Option(None, "--region", help="maze: top-right region size (default: the run's)"),
+    n_envs: int = typer.Option(16, "--n-envs", min=1, help="parallel environments"),
+    record_episodes: Optional[Path] = typer.Option(None, "--record-episodes", help="write an episode file"),
+    frames: bool = typer.Option(False, "--frames", help="store observations in the episode file"),
+    as_json: bool = typer.Option(False, "--json", help="print every episode and the aggregate as JSON"),
+) -> None:
+    """Roll a policy out on fixed level seeds: return, length, goal and proxy rates with 95 % intervals."""
+    with user_errors():
+        from analysis.evaluation import RANDOM, level_seeds, load_model
+        from analysis.evaluation import evaluate as run_evaluation
+
+        config = _variant_config(source, variant, mode, region)
+        policy = None if str(source) == RANDOM else load_model(source).policy
+        result = run_evaluation(policy, config, level_seeds(seed, episodes), deterministic, sample_seed=seed,
+                                n_envs=n_envs, episodes_path=record_episodes, policy_name=str(source),
+                                keep_frames=frames)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    typer.echo(f"{source} on {config.variant} ({config.distribution_mode}), {episodes} levels from seed {seed}, "
+               f"{'deterministic' if deterministic else 'sampled'} actions")
+    for metric, value in result.summary().items():
+        typer.echo(f"  {metric:<14} {value['mean']:8.3f}   95 % CI {value['low']:.3f} - {value['high']:.3f}")
+    if record_episodes:
+        typer.echo(f"wrote {record_episodes}")
+
+
+@app.command()
+def ablate(
+    run: Path = typer.Argument(..., help="run directory"),
+    svd_path: Optional[Path] = typer.Option(None, "--svd", help="svd file for component targets (default RUN/svd.h5)"),
+    components: Optional[str] = typer.Option(None, "--components", help="component indices, e.g. 0,3,7"),
+    early: int = typer.Option(0, "--early", help="the N earliest components above the shuffle null"),
+    late: int = typer.Option(0, "--late", help="the N latest components above the shuffle null"),
+    group: Optional[str] = typer.Option(None, "--group", help="parameter group NAME[:channels]"),
+    channels: Optional[str] = typer.Option(None, "--channels", help="activation channels LAYER:c1,c2"),
+    mode: str = typer.Option("zero", "--mode", help="groups: zero | mean | init; channels: zero | mean"),
+    controls: int = typer.Option(10, "--controls", min=0, help="random controls of the same size"),
+    variants: str = typer.Option("train,test", "--variants", help="train,test or variant names"),
+    episodes: int = typer.Option(200, "--episodes", min=1, help="episodes per policy and variant"),
+    seed: int = typer.Option(0, "--seed", help="level seeds and control draws"),
+    n_envs: int = typer.Option(16, "--n-envs", min=1, help="parallel environments"),
+    name: Optional[str] = typer.Option(None, "--name", help="report name (default from the target)"),
+    force: bool = typer.Option(False, "--force", help="replace an existing report of the same name"),
+) -> None:
+    """Ablate SVD components, a parameter group or activation channels; measure goal vs proxy against controls."""
+    with user_errors():
+        import shutil
+
+        from analysis import ablation
+        from misgen.svd_file import SVDFile
+
+        chosen = [bool(components) or bool(early) or bool(late), group is not None, channels is not None]
+        if sum(chosen) != 1 or sum(bool(x) for x in (components, early, late)) > 1:
+            raise MisgenError("give exactly one target: --components, --early, --late, --group or --channels")
+        target_run = ablation.Run.load(run)
+        chosen_variants = ablation.test_variants(target_run, variants)
+        if chosen[0]:
+            svd_path = svd_path or run / "svd.h5"
+            svd_file = SVDFile.load(svd_path)
+            ablation.check_svd_matches(target_run, svd_file, svd_path)
+            picked = ablation.select_components(svd_file, _ints(components, "--components") if components else None,
+                                                early, late)
+            target, control_list = ablation.component_ablations(target_run, svd_file, picked, controls, seed)
+            default_name = ("early" if early else "late" if late else "components") + "_" + "-".join(map(str, picked))
+        elif group is not None:
+            target, control_list = ablation.group_ablations(target_run, group, mode, controls, seed)
+            default_name = f"group_{group.replace(':', '_').replace(',', '-')}_{mode}"
+        else:
+            target, control_list = ablation.channel_ablations(target_run, channels, mode, controls, seed)
+            default_name = f"channels_{channels.replace(':', '_').replace(',', '-')}_{mode}"
+        out = run / "ablations" / (name or default_name)
+        if out.exists():
+            if not force:
+                raise MisgenError(f"{out} exists; pass --force to replace it or --name to choose another")
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        ablated_model = target_run.policy_with(target.theta, target.channels)
+        ablated_model.save(out / "ablated.zip")
+        with console.status("evaluating") as status:
+            results = ablation.measure(target_run, target, control_list, chosen_variants, episodes, seed, out, n_envs,
+                                       progress=lambda text: status.update(f"evaluating {text}"))
+        header = {"run": str(run), "target": target.description, "size": target.size, "episodes": episodes,
+                  "seed": seed, "controls": [{"description": c.description, "size": c.size} for c in control_list]}
+        report = ablation.write_report(out, header, results)
+    for variant, metrics in results["variants"].items():
+        for metric in ("goal_reached", "proxy_reached"):
+            m = metrics[metric]
+            band = m["controls"]["band"]
+            typer.echo(f"{variant:<18} {metric:<14} original {m['original']['mean']:.3f}  ablated "
+                       f"{m['ablated']['mean']:.3f}  diff {m['ablated_minus_original']['mean']:+.3f}"
+                       + (f"  controls {band[0]:.3f}-{band[1]:.3f}" if band else ""))
+    typer.echo(f"wrote {report}")
+
+
+@app.command()
+def replay(
+    file: Path = typer.Argument(..., help="episode file (misgen evaluate --record-episodes, misgen ablate)"),
+    episode: int = typer.Option(0, "--episode", help="episode index in the file"),
+    all_episodes: bool = typer.Option(False, "--all", help="every episode, one after another (or one map)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="video to write: .mp4 or .gif"),
+    size: int = typer.Option(512, "--size", min=64, help="frame size in pixels"),
+    fps: int = typer.Option(15, "--fps", min=1),
+    compare: Optional[Path] = typer.Option(None, "--compare", help="episode file to show side by side (same level)"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="re-run this policy from the same initial state, "
+                                          "shown side by side"),
+    map_png: Optional[Path] = typer.Option(None, "--map", help="PNG of the path (or visitation heatmap with --all)"),
+    force: bool = typer.Option(False, "--force", help="replace existing output files"),
+) -> None:
+    """Re-simulate recorded episodes, check them against the recording, and render video or a map."""
+    with user_errors():
+        from analysis import replay as rp
+        from analysis.evaluation import load_model
+        from envs.variants import EnvConfig
+        from misgen.episodes import EpisodeFile
+
+        if out is None and map_png is None:
+            raise MisgenError("nothing to write: give --out VIDEO and/or --map PNG")
+        for target in (out, map_png):
+            if target is not None:
+                _refuse_overwrite(target, force)
+        with EpisodeFile(file) as episodes:
+            indices = list(range(len(episodes))) if all_episodes else [episode]
+            records = [episodes.episode(i) for i in indices]
+            config = EnvConfig(**episodes.env_config)
+            other_records = {}
+            if compare is not None:
+                with EpisodeFile(compare) as other:
+                    by_seed = {other.episode(i).level_seed: i for i in range(len(other))}
+                    for record in records:
+                        if record.level_seed not in by_seed:
+                            raise MisgenError(f"{compare} has no episode on level {record.level_seed}")
+                        other_records[record.level_seed] = other.episode(by_seed[record.level_seed])
+        model = load_model(policy) if policy is not None else None
+        if map_png is not None:
+            rp.draw_map(map_png, records)
+        if out is not None:
+            simulator = rp.Simulator(config)
+            frames = []
+            try:
+                for index, record in zip(indices, records):
+                    played = rp.play(simulator, record.initial_state, actions=record.actions)
+                    rp.check(played, record, index)
+                    shown = rp.annotated(played, f"{file.name} #{index}  level {record.level_seed}", size)
+                    if record.level_seed in other_records:
+                        other = other_records[record.level_seed]
+                        other_played = rp.play(simulator, other.initial_state, actions=other.actions)
+                        rp.check(other_played, other, other.level_index)
+                        shown = rp.side_by_side(shown, rp.annotated(other_played, f"{compare.name}  level "
+                                                                    f"{other.level_seed}", size))
+                    if model is not None:
+                        rerun = rp.play(simulator, record.initial_state, policy=model.policy)
+                        shown = rp.side_by_side(shown, rp.annotated(rerun, f"{policy.name} from the same start",
+                                                                    size))
+                    frames += shown
+            finally:
+                simulator.close()
+            rp.write_video(out, frames, fps)
+    written = [str(p) for p in (out, map_png) if p is not None]
+    typer.echo(f"replayed {len(records)} episode(s), every step matching the recording; wrote {', '.join(written)}")
+
+
 def _split_assignment(item: str) -> tuple[str, str]:
     name, sep, value = item.partition("=")
     if not sep or not name:

@@ -6,7 +6,10 @@ ReLU -> linear 256 -> ReLU. With SB3's linear policy (15 actions) and value head
 :class:`SmallCNN` is a two-conv network for CPU demos.
 
 Every layer is a named module, so parameters read as ``features_extractor.stage1.res2.conv0.weight`` and an
-intervention on a layer is one forward hook on ``policy.get_submodule(name)``.
+intervention on a layer is one forward hook on ``policy.get_submodule(name)``. Channel ablations are declared
+in the extractor's ``ablations`` argument, {module name: {"channels": [...], "values": [...]}}: a forward hook
+pins those output channels to those values, and since the argument is part of SB3's ``policy_kwargs`` the
+ablation is saved with the model and restored by ``PPO.load``.
 """
 
 from __future__ import annotations
@@ -45,13 +48,37 @@ class ImpalaStage(nn.Module):
         return self.res2(self.res1(self.pool(self.conv(x))))
 
 
-class ImpalaCNN(BaseFeaturesExtractor):
+class AblatableExtractor(BaseFeaturesExtractor):
+    """A features extractor whose modules' output channels can be pinned by forward hooks."""
+
+    def pin_channels(self, module: str, channels: list[int], values: list[float]) -> None:
+        """From now on, output channels ``channels`` of submodule ``module`` read ``values`` (one per channel)."""
+        target = self.get_submodule(module)
+        index = torch.as_tensor(channels, dtype=torch.long)
+        pinned = torch.as_tensor(values, dtype=torch.float32)
+
+        def hook(_module, _inputs, output: torch.Tensor) -> torch.Tensor:
+            output = output.clone()
+            shape = (1, len(channels)) + (1,) * (output.dim() - 2)  # broadcast over batch and space
+            output[:, index.to(output.device)] = pinned.to(output.device, output.dtype).reshape(shape)
+            return output
+
+        target.register_forward_hook(hook)
+
+    def _apply_ablations(self, ablations: dict | None) -> None:
+        for module, spec in (ablations or {}).items():
+            self.pin_channels(module, spec["channels"], spec["values"])
+
+
+class ImpalaCNN(AblatableExtractor):
     """IMPALA CNN: observations (N, 3, 64, 64) scaled to [0, 1] -> features (N, 256).
 
     :param scale: width multiplier of the three stages' channels (16, 32, 32 at scale 1).
+    :param ablations: channels pinned by forward hooks (module docstring).
     """
 
-    def __init__(self, observation_space: gym.spaces.Box, scale: int = 1, features_dim: int = 256):
+    def __init__(self, observation_space: gym.spaces.Box, scale: int = 1, features_dim: int = 256,
+                 ablations: dict | None = None):
         super().__init__(observation_space, features_dim)
         channels = [16 * scale, 32 * scale, 32 * scale]
         self.stage1 = ImpalaStage(observation_space.shape[0], channels[0])
@@ -59,20 +86,22 @@ class ImpalaCNN(BaseFeaturesExtractor):
         self.stage3 = ImpalaStage(channels[1], channels[2])
         height, width = observation_space.shape[1:]
         self.fc = nn.Linear(channels[2] * ((height + 7) // 8) * ((width + 7) // 8), features_dim)
+        self._apply_ablations(ablations)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         x = self.stage3(self.stage2(self.stage1(observations)))
         return torch.relu(self.fc(torch.relu(torch.flatten(x, 1))))
 
 
-class SmallCNN(BaseFeaturesExtractor):
+class SmallCNN(AblatableExtractor):
     """A small CNN for CPU demos: conv 8x8/4 (16) -> conv 4x4/2 (32) -> linear 128, ReLUs between."""
 
-    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 128):
+    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 128, ablations: dict | None = None):
         super().__init__(observation_space, features_dim)
         self.conv1 = nn.Conv2d(observation_space.shape[0], 16, 8, stride=4)
         self.conv2 = nn.Conv2d(16, 32, 4, stride=2)
         self.fc = nn.Linear(32 * 6 * 6, features_dim)
+        self._apply_ablations(ablations)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.conv2(torch.relu(self.conv1(observations))))

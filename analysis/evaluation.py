@@ -18,7 +18,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from envs.variants import EnvConfig
-from envs.vec_env import ProcgenVecEnv
+from envs.vec_env import N_ACTIONS, ProcgenVecEnv
 from misgen.episodes import EpisodeRecord, EpisodeWriter
 from misgen.errors import MisgenError
 from misgen.rundir import RunDir
@@ -29,6 +29,9 @@ METRICS = ("return", "length", "goal_reached", "proxy_reached", "both", "neither
 def level_seeds(seed: int, n: int) -> list[int]:
     """``n`` distinct level seeds, the same for the same ``seed`` on every machine."""
     return np.random.default_rng(seed).choice(2**31 - 1, size=n, replace=False).tolist()
+
+
+RANDOM = "random"  # the policy source that acts uniformly at random
 
 
 def load_model(source: str | Path, device: str = "cpu") -> PPO:
@@ -96,9 +99,15 @@ class Evaluation:
                 "episodes": [asdict(e) for e in self.episodes]}
 
 
-def act(policy: ActorCriticPolicy, obs: np.ndarray, deterministic: bool, generator: torch.Generator,
+def act(policy: ActorCriticPolicy | None, obs: np.ndarray, deterministic: bool, generator: torch.Generator,
         want_details: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Actions (and, if asked, action probabilities and values) for a batch of observations."""
+    """Actions (and, if asked, action probabilities and values) for a batch of observations; ``policy`` None
+    acts uniformly at random."""
+    if policy is None:
+        actions = torch.randint(0, N_ACTIONS, (len(obs),), generator=generator).numpy()
+        if not want_details:
+            return actions, None, None
+        return actions, np.full((len(obs), N_ACTIONS), 1 / N_ACTIONS), np.zeros(len(obs))
     with torch.no_grad():
         tensor = torch.as_tensor(obs, device=policy.device)
         distribution = policy.get_distribution(tensor).distribution
@@ -111,17 +120,19 @@ def act(policy: ActorCriticPolicy, obs: np.ndarray, deterministic: bool, generat
         return actions.cpu().numpy(), probs.cpu().numpy() if want_details else None, values
 
 
-def evaluate(policy: ActorCriticPolicy, config: EnvConfig, seeds: list[int], deterministic: bool = True,
+def evaluate(policy: ActorCriticPolicy | None, config: EnvConfig, seeds: list[int], deterministic: bool = True,
              sample_seed: int = 0, n_envs: int = 16, episodes_path: Path | None = None, policy_name: str = "",
              keep_frames: bool = False, on_episode: Callable[[int], None] | None = None) -> Evaluation:
-    """Play one episode on each level seed and collect outcomes (and, optionally, an episode file)."""
+    """Play one episode on each level seed and collect outcomes (and, optionally, an episode file).
+    ``policy`` None plays uniformly random actions."""
     n_envs = max(1, min(n_envs, len(seeds)))
     recording = episodes_path is not None
     env = ProcgenVecEnv(config, n_envs, num_threads=min(4, n_envs), level_seeds=seeds, keep_initial_states=recording)
     writer = EpisodeWriter(episodes_path, config.variant, asdict(config), policy_name, deterministic) \
         if recording else None
     generator = torch.Generator().manual_seed(sample_seed)
-    policy.set_training_mode(False)
+    if policy is not None:
+        policy.set_training_mode(False)
     outcomes: dict[int, EpisodeOutcome] = {}
     buffers: list[dict] = [{} for _ in range(n_envs)]
     try:

@@ -1,0 +1,398 @@
+"""Change a trained policy in a precisely defined way and measure what it then does, against random controls.
+
+Targets (each with R controls of the same size):
+
+- **components** of an svd.h5: remove from theta_final the learned change along their loading vectors,
+  theta' = theta_final - P (theta_final - theta_0), P the projector onto their orthonormalised span.
+  Controls: as many random directions drawn in the span of the recorded update (or gradient) rows, with the
+  removal rescaled so that the same norm of change is removed.
+- **parameter groups** (a layer, a parameter tensor, or some of their output channels): set to zero, to their
+  mean, or back to theta_0 (``init``). Controls: the same number of other channels of the same layer, or, for
+  a whole group, the same number of parameters drawn from the rest of the network.
+- **activation channels** of a module of the features extractor: pinned to zero or to their mean over a
+  reference batch of observations, through forward hooks (agents/policy.py). Controls: other channels of the
+  same layer, same count.
+
+Every policy plays the same level seeds with deterministic actions, so differences are paired per level.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+
+from analysis.evaluation import Evaluation, bootstrap_interval, evaluate, level_seeds, load_model
+from envs.variants import VARIANTS, EnvConfig
+from envs.vec_env import ProcgenVecEnv
+from misgen.errors import MisgenError
+from misgen.recording import Recording
+from misgen.rundir import RunDir
+from misgen.svd_file import SVDFile
+
+TEST_VARIANT = {"maze-topright": "maze", "coinrun": "coinrun-randcoin"}
+MODES = ("zero", "mean", "init")
+EXTRACTOR = "features_extractor."
+
+
+# --- the run: theta_0, theta_final, parameter names --------------------------------------------------------
+@dataclass
+class Run:
+    path: Path
+    model: PPO
+    config: dict
+    theta_final: np.ndarray
+    names: list[str]  # parameter tensor names, in vector order
+    shapes: list[tuple[int, ...]]
+
+    @classmethod
+    def load(cls, path: Path) -> "Run":
+        run = RunDir(Path(path))
+        model = load_model(run.path)
+        named = list(model.policy.named_parameters())
+        theta = torch.nn.utils.parameters_to_vector([p for _, p in named]).detach().cpu().numpy()
+        return cls(run.path, model, run.read_config(), theta, [n for n, _ in named], [tuple(p.shape) for _, p in named])
+
+    @property
+    def env_config(self) -> EnvConfig:
+        return EnvConfig(**self.config["env"])
+
+    def recording(self) -> Recording:
+        return Recording(RunDir(self.path).recording)
+
+    def theta_0(self) -> np.ndarray:
+        """The initial parameters: from the recording, else from the step-0 checkpoint."""
+        run = RunDir(self.path)
+        if run.recording.is_file():
+            with self.recording() as recording:
+                return recording.theta(0)
+        first = run.checkpoint_paths(0)[0]
+        if not first.is_file():
+            raise MisgenError(f"{self.path}: neither a recording nor checkpoints/step_0.zip to read theta_0 from")
+        params = PPO.load(first, device="cpu").policy.parameters()
+        return torch.nn.utils.parameters_to_vector(list(params)).detach().numpy()
+
+    def columns(self, name: str) -> slice:
+        sizes = np.cumsum([0] + [int(np.prod(s)) for s in self.shapes])
+        i = self.names.index(name)
+        return slice(int(sizes[i]), int(sizes[i + 1]))
+
+    def tensors_of(self, group: str) -> list[str]:
+        """Parameter tensors named by ``group``: a tensor, or a layer (its weight and bias); the
+        ``features_extractor.`` prefix may be left out."""
+        for candidate in (group, EXTRACTOR + group):
+            if candidate in self.names:
+                return [candidate]
+            layer = [n for n in self.names if n.rsplit(".", 1)[0] == candidate]
+            if layer:
+                return layer
+        layers = sorted({n.rsplit(".", 1)[0].removeprefix(EXTRACTOR) for n in self.names})
+        raise MisgenError(f"unknown parameter group {group!r}; layers: {', '.join(layers)}")
+
+    def policy_with(self, theta: np.ndarray | None = None, ablations: dict | None = None) -> PPO:
+        """A copy of the run's policy with other parameters and/or pinned channels."""
+        kwargs = dict(self.model.policy_kwargs)
+        if ablations:
+            kwargs["features_extractor_kwargs"] = {**kwargs.get("features_extractor_kwargs", {}),
+                                                   "ablations": ablations}
+        model = PPO.load(RunDir(self.path).model, device="cpu", custom_objects={"policy_kwargs": kwargs})
+        if theta is not None:
+            torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, dtype=torch.float32),
+                                                model.policy.parameters())
+        return model
+
+
+# --- what an ablation is -------------------------------------------------------------------------------------
+@dataclass
+class Ablation:
+    """One policy change: new parameters and/or pinned channels, with a description of what was changed."""
+
+    description: str
+    theta: np.ndarray | None = None
+    channels: dict | None = None  # {module: {"channels": [...], "values": [...]}}
+    size: dict = field(default_factory=dict)  # what "matched in size" compares
+
+
+def _remove_span(theta_final: np.ndarray, delta: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(theta_final - P delta, P delta) with P the projector onto the span of ``directions`` (m, D)."""
+    basis, _ = np.linalg.qr(directions.astype(np.float64).T)  # (D, m), orthonormal columns
+    removed = basis @ (basis.T @ delta)
+    return (theta_final - removed).astype(np.float32), removed
+
+
+def check_svd_matches(run: Run, svd: SVDFile, svd_path: Path) -> None:
+    """The svd file must decompose this run's recording, over this model's parameters."""
+    if svd.attrs["n_params"] != len(run.theta_final):
+        raise MisgenError(f"{svd_path} has {svd.attrs['n_params']} parameters, the model {len(run.theta_final)}")
+    recording = RunDir(run.path).recording.resolve()
+    if Path(svd.attrs["source"]) != recording:
+        raise MisgenError(f"{svd_path} decomposes {svd.attrs['source']}, not this run's {recording}")
+
+
+def select_components(svd: SVDFile, components: list[int] | None, early: int, late: int) -> list[int]:
+    """Explicit indices, or the ``early`` / ``late`` N components by time centre among those above the
+    time-shuffle null (at least N candidates)."""
+    if components is not None:
+        bad = [c for c in components if not 0 <= c < svd.k]
+        if bad:
+            raise MisgenError(f"components {bad} not in the svd file (it holds 0..{svd.k - 1})")
+        return components
+    n = early or late
+    candidates = max(n, min(int(svd.attrs["nulls"]["n_above_shuffle"]), svd.k))
+    by_time = np.argsort(svd.components["position"][:candidates])
+    chosen = by_time[:n] if early else by_time[::-1][:n]
+    return sorted(int(c) for c in chosen)
+
+
+def component_ablations(run: Run, svd: SVDFile, components: list[int], n_controls: int,
+                        seed: int) -> tuple[Ablation, list[Ablation]]:
+    theta_0 = run.theta_0()
+    delta = run.theta_final.astype(np.float64) - theta_0
+    theta, removed = _remove_span(run.theta_final, delta, svd.arrays["loadings"][components])
+    target_norm = float(np.linalg.norm(removed))
+    target = Ablation(f"components {components} of {svd.attrs['stream']} "
+                      f"({'centred' if svd.attrs['centred'] else 'uncentred'})", theta=theta,
+                      size={"directions": len(components), "removed_norm": target_norm})
+    controls = []
+    if n_controls:
+        with run.recording() as recording:
+            directions = random_update_directions(recording, n_controls * len(components), seed)
+        for r in range(n_controls):
+            block = directions[r * len(components):(r + 1) * len(components)]
+            _, control_removed = _remove_span(run.theta_final, delta, block)
+            scale = target_norm / max(float(np.linalg.norm(control_removed)), 1e-30)
+            controls.append(Ablation(f"control {r}: {len(components)} random directions in the update span",
+                                     theta=(run.theta_final - scale * control_removed).astype(np.float32),
+                                     size={"directions": len(components),
+                                           "removed_norm": float(np.linalg.norm(scale * control_removed)),
+                                           "rescaled_by": scale}))
+    return target, controls
+
+
+def random_update_directions(recording: Recording, n: int, seed: int) -> np.ndarray:
+    """``n`` random combinations of the recorded update rows (gradient rows if updates were not recorded)."""
+    stream = "updates" if "updates" in recording.streams else "grads"
+    mixing = np.random.default_rng(seed).normal(size=(n, recording.n_rows))
+    directions = np.zeros((n, recording.n_params))
+    for start in range(0, recording.n_rows, 64):
+        rows = slice(start, min(start + 64, recording.n_rows))
+        directions += mixing[:, rows] @ recording.read(stream, rows).astype(np.float64)
+    return directions
+
+
+def _parse_channels(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise MisgenError(f"channels must be comma-separated integers, not {text!r}") from None
+
+
+def _group_columns(run: Run, tensors: list[str], channels: list[int] | None) -> np.ndarray:
+    """Column indices of ``tensors`` (only the rows of output ``channels`` if given)."""
+    out = []
+    for name in tensors:
+        columns = run.columns(name)
+        shape = run.shapes[run.names.index(name)]
+        index = np.arange(columns.start, columns.stop).reshape(shape[0] if shape else 1, -1)
+        if channels is not None:
+            if max(channels) >= index.shape[0] or min(channels) < 0:
+                raise MisgenError(f"{name} has {index.shape[0]} output channels; asked for {channels}")
+            index = index[channels]
+        out.append(index.ravel())
+    return np.concatenate(out)
+
+
+def _set_group(run: Run, columns: np.ndarray, mode: str, theta_0: np.ndarray | None) -> np.ndarray:
+    theta = run.theta_final.copy()
+    if mode == "zero":
+        theta[columns] = 0.0
+    elif mode == "init":
+        theta[columns] = theta_0[columns]
+    else:  # mean: every selected entry of a tensor takes the mean of that tensor's selected entries
+        for name in run.names:
+            span = run.columns(name)
+            inside = columns[(columns >= span.start) & (columns < span.stop)]
+            if inside.size:
+                theta[inside] = run.theta_final[inside].mean()
+    return theta
+
+
+def group_ablations(run: Run, group: str, mode: str, n_controls: int, seed: int) -> tuple[Ablation, list[Ablation]]:
+    if mode not in MODES:
+        raise MisgenError(f"--mode for a group must be one of {', '.join(MODES)}, not {mode!r}")
+    name, _, channel_text = group.partition(":")
+    channels = _parse_channels(channel_text or None)
+    tensors = run.tensors_of(name)
+    theta_0 = run.theta_0() if mode == "init" else None
+    columns = _group_columns(run, tensors, channels)
+    target = Ablation(f"group {group} set to {mode}", theta=_set_group(run, columns, mode, theta_0),
+                      size={"parameters": int(columns.size)})
+    rng = np.random.default_rng(seed)
+    controls, seen = [], {tuple(sorted(channels or []))}
+    outputs = run.shapes[run.names.index(tensors[0])][0]
+    for r in range(n_controls):
+        if channels is not None:
+            others = np.setdiff1d(np.arange(outputs), channels)
+            if len(others) < len(channels):
+                raise MisgenError(f"{name} has too few other channels for controls of {len(channels)}")
+            for _ in range(100):
+                pick = tuple(sorted(rng.choice(others, len(channels), replace=False).tolist()))
+                if pick not in seen:
+                    break
+            seen.add(pick)
+            control_columns = _group_columns(run, tensors, list(pick))
+            label = f"control {r}: {name} channels {list(pick)}"
+        else:
+            rest = np.setdiff1d(np.arange(len(run.theta_final)), columns)
+            control_columns = np.sort(rng.choice(rest, columns.size, replace=False))
+            label = f"control {r}: {columns.size} random parameters outside {name}"
+        controls.append(Ablation(label, theta=_set_group(run, control_columns, mode, theta_0),
+                                 size={"parameters": int(control_columns.size)}))
+    return target, controls
+
+
+def reference_activations(run: Run, module: str, n_envs: int = 8, steps: int = 64, seed: int = 0) -> torch.Tensor:
+    """Outputs of ``module`` on observations the run's policy meets on its training variant, (N, C, ...)."""
+    extractor = run.model.policy.features_extractor
+    target = extractor.get_submodule(module)
+    captured: list[torch.Tensor] = []
+    handle = target.register_forward_hook(lambda _m, _i, output: captured.append(output.detach()))
+    env = ProcgenVecEnv(run.env_config, n_envs, num_threads=min(4, n_envs),
+                        level_seeds=level_seeds(seed + 1, n_envs * 4))
+    try:
+        obs = env.reset()
+        for _ in range(steps):
+            actions, _ = run.model.predict(obs, deterministic=True)
+            obs = env.step(actions)[0]
+    finally:
+        handle.remove()
+        env.close()
+    return torch.cat(captured)
+
+
+def channel_ablations(run: Run, spec: str, mode: str, n_controls: int, seed: int) -> tuple[Ablation, list[Ablation]]:
+    if mode not in ("zero", "mean"):
+        raise MisgenError(f"--mode for channels must be zero or mean, not {mode!r}")
+    module, sep, channel_text = spec.partition(":")
+    module = module.removeprefix(EXTRACTOR)
+    channels = _parse_channels(channel_text) if sep else None
+    if not channels:
+        raise MisgenError(f"--channels takes LAYER:c1,c2,..., not {spec!r}")
+    try:
+        run.model.policy.features_extractor.get_submodule(module)
+    except AttributeError:
+        names = [n for n, _ in run.model.policy.features_extractor.named_modules() if n]
+        raise MisgenError(f"unknown module {module!r}; modules: {', '.join(names)}") from None
+    activations = reference_activations(run, module, seed=seed)
+    n_channels = activations.shape[1]
+    if max(channels) >= n_channels or min(channels) < 0:
+        raise MisgenError(f"{module} has {n_channels} output channels; asked for {channels}")
+    means = activations.transpose(0, 1).reshape(n_channels, -1).mean(dim=1)
+
+    def pinned(chosen: list[int]) -> dict:
+        values = [0.0] * len(chosen) if mode == "zero" else [float(means[c]) for c in chosen]
+        return {module: {"channels": chosen, "values": values}}
+
+    target = Ablation(f"channels {module}:{channels} pinned to {mode}", channels=pinned(channels),
+                      size={"channels": len(channels), "layer": module})
+    rng = np.random.default_rng(seed)
+    others = np.setdiff1d(np.arange(n_channels), channels)
+    if n_controls and len(others) < len(channels):
+        raise MisgenError(f"{module} has too few other channels for controls of {len(channels)}")
+    seen, controls = set(), []
+    for r in range(n_controls):
+        for _ in range(100):
+            pick = sorted(rng.choice(others, len(channels), replace=False).tolist())
+            if tuple(pick) not in seen:
+                break
+        seen.add(tuple(pick))
+        controls.append(Ablation(f"control {r}: {module} channels {pick}", channels=pinned(pick),
+                                 size={"channels": len(pick), "layer": module}))
+    return target, controls
+
+
+# --- measuring ------------------------------------------------------------------------------------------------
+def paired_difference(after: Evaluation, before: Evaluation, metric: str, seed: int = 0) -> dict:
+    """Mean per-level difference after - before, with a 95 % bootstrap interval over levels."""
+    assert [e.level_seed for e in after.episodes] == [e.level_seed for e in before.episodes]
+    diff = after.values(metric) - before.values(metric)
+    low, high = bootstrap_interval(diff, seed)
+    return {"mean": float(diff.mean()), "low": low, "high": high}
+
+
+def test_variants(run: Run, spec: str) -> list[str]:
+    """``train,test`` (the run's variant and its test counterpart) or explicit variant names."""
+    trained = run.env_config.variant
+    names = []
+    for item in (v.strip() for v in spec.split(",") if v.strip()):
+        name = {"train": trained, "test": TEST_VARIANT.get(trained, trained)}.get(item, item)
+        if name not in VARIANTS:
+            raise MisgenError(f"unknown variant {item!r} in --variants")
+        if VARIANTS[name].game != VARIANTS[trained].game:
+            raise MisgenError(f"{name} is a {VARIANTS[name].game} variant; the run was trained on {trained}")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list[str], episodes: int, seed: int,
+            out: Path, n_envs: int = 16, progress: Callable[[str], None] = lambda _: None) -> dict:
+    """Evaluate the original, the ablated and every control policy on each variant; write episode files of the
+    original and the ablated policy into ``out``."""
+    seeds = level_seeds(seed, episodes)
+    results: dict = {"variants": {}}
+    for variant in variants:
+        config = EnvConfig(**{**asdict(run.env_config), "variant": variant})
+
+        def run_policy(name: str, ablation: Ablation | None, record: bool) -> Evaluation:
+            progress(f"{variant}: {name}")
+            model = run.model if ablation is None else run.policy_with(ablation.theta, ablation.channels)
+            return evaluate(model.policy, config, seeds, n_envs=n_envs, policy_name=name,
+                            episodes_path=out / f"{name}_{variant}.h5" if record else None)
+
+        original = run_policy("original", None, True)
+        ablated = run_policy("ablated", target, True)
+        control_evals = [run_policy(f"control{r}", c, False) for r, c in enumerate(controls)]
+        per_metric = {}
+        for metric in ("goal_reached", "proxy_reached", "return"):
+            control_means = [float(c.values(metric).mean()) for c in control_evals]
+            per_metric[metric] = {
+                "original": original.summary()[metric], "ablated": ablated.summary()[metric],
+                "ablated_minus_original": paired_difference(ablated, original, metric),
+                "controls": {"means": control_means,
+                             "mean": float(np.mean(control_means)) if control_means else None,
+                             "band": [float(np.min(control_means)), float(np.max(control_means))]
+                             if control_means else None},
+            }
+        results["variants"][variant] = per_metric
+    return results
+
+
+def write_report(out: Path, header: dict, results: dict) -> Path:
+    lines = [f"# Ablation: {header['target']}", "",
+             f"Run `{header['run']}`; {header['episodes']} episodes per policy and variant on the same level seeds "
+             f"(seed {header['seed']}), deterministic actions; {len(header['controls'])} random controls of the "
+             "same size. Intervals are 95 % bootstrap intervals over levels; the control band is the range of the "
+             "controls' means.", "",
+             "| variant | metric | original | ablated | ablated - original | controls mean | control band |",
+             "|---|---|---|---|---|---|---|"]
+    for variant, metrics in results["variants"].items():
+        for metric, m in metrics.items():
+            o, a, d, c = m["original"], m["ablated"], m["ablated_minus_original"], m["controls"]
+            band = f"{c['band'][0]:.3f} - {c['band'][1]:.3f}" if c["band"] else "-"
+            mean = f"{c['mean']:.3f}" if c["mean"] is not None else "-"
+            lines.append(f"| {variant} | {metric} | {o['mean']:.3f} | {a['mean']:.3f} | {d['mean']:+.3f} "
+                         f"({d['low']:+.3f}, {d['high']:+.3f}) | {mean} | {band} |")
+    lines += ["", "Episode files (`misgen replay`): " + ", ".join(
+        f"`{p.name}`" for p in sorted(out.glob("*.h5"))), "", "Ablated policy: `ablated.zip`.", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    (out / "ablation.json").write_text(json.dumps({**header, **results}, indent=2) + "\n")
+    return path

@@ -1,0 +1,128 @@
+"""Evaluation and ablation on a real (tiny) trained run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from agents.presets import PRESETS
+from agents.train import RecordConfig, train
+from analysis import ablation
+from analysis.decompose import SVDOptions, run_svd
+from analysis.evaluation import evaluate, level_seeds, load_model
+from envs.variants import EnvConfig
+from misgen.recording import Recording
+
+TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A maze-topright run with float32 updates, its uncentred svd of every component, and a centred one."""
+    path = tmp_path_factory.mktemp("ablation") / "run"
+    train(path, EnvConfig(variant="maze-topright"), TINY, RecordConfig(dtype="float32"), 1280, device="cpu",
+          seed=5, show_progress=False)
+    with Recording(path) as recording:
+        full, _ = run_svd(recording, SVDOptions("updates", False, "all", 1000, "gram", shuffles=0))
+        full.save(path / "svd_uncentred.h5")
+        centred, _ = run_svd(recording, SVDOptions("updates", True, "all", 8, "gram", shuffles=2))
+        centred.save(path / "svd.h5")
+    return path
+
+
+def test_removing_every_uncentred_component_restores_theta_0_and_none_keeps_theta_final(run):
+    target = ablation.Run.load(run)
+    svd = ablation.SVDFile.load(run / "svd_uncentred.h5")
+    assert svd.k == 40  # one component per recorded step: the rows span theta_final - theta_0
+    every, _ = ablation.component_ablations(target, svd, list(range(svd.k)), 0, 0)
+    np.testing.assert_allclose(every.theta, target.theta_0(), atol=1e-6)
+    none, removed = ablation._remove_span(target.theta_final, target.theta_final - target.theta_0(),
+                                          svd.arrays["loadings"][:0])
+    np.testing.assert_array_equal(none, target.theta_final)
+    assert not removed.any()
+
+
+def test_group_init_resets_that_group_only(run):
+    target = ablation.Run.load(run)
+    theta_0 = target.theta_0()
+    ablated, controls = ablation.group_ablations(target, "conv2:1,4", "init", 3, 0)
+    inside = ablation._group_columns(target, target.tensors_of("conv2"), [1, 4])
+    np.testing.assert_array_equal(ablated.theta[inside], theta_0[inside])
+    outside = np.setdiff1d(np.arange(len(theta_0)), inside)
+    np.testing.assert_array_equal(ablated.theta[outside], target.theta_final[outside])
+    assert not np.allclose(target.theta_final[inside], theta_0[inside])
+    picks = [c.description for c in controls]
+    assert len(set(picks)) == 3 and all(c.size == ablated.size for c in controls)
+
+
+def test_component_controls_are_distinct_and_matched_in_size(run):
+    target = ablation.Run.load(run)
+    svd = ablation.SVDFile.load(run / "svd.h5")
+    chosen = ablation.select_components(svd, None, 0, 2)
+    assert len(chosen) == 2
+    ablated, controls = ablation.component_ablations(target, svd, chosen, 4, 1)
+    assert len(controls) == 4
+    for c in controls:
+        assert c.size["directions"] == 2
+        assert c.size["removed_norm"] == pytest.approx(ablated.size["removed_norm"], rel=1e-6)
+    thetas = np.array([c.theta for c in controls])
+    assert all(not np.allclose(thetas[i], thetas[j]) for i in range(4) for j in range(i))
+
+
+def test_evaluation_is_repeatable_and_levels_are_shared(run):
+    model = load_model(run)
+    seeds = level_seeds(3, 12)
+    first = evaluate(model.policy, EnvConfig(variant="maze"), seeds, n_envs=4)
+    second = evaluate(model.policy, EnvConfig(variant="maze"), seeds, n_envs=3)
+    assert first.as_dict()["episodes"] == second.as_dict()["episodes"]
+    other = ablation.Run.load(run).policy_with(ablation.Run.load(run).theta_0())
+    third = evaluate(other.policy, EnvConfig(variant="maze"), seeds, n_envs=4)
+    assert [e.level_seed for e in third.episodes] == [e.level_seed for e in first.episodes] == seeds
+
+
+def test_channel_pins_survive_save_and_load(run, tmp_path):
+    target = ablation.Run.load(run)
+    ablated, controls = ablation.channel_ablations(target, "conv1:0,3", "zero", 2, 0)
+    model = target.policy_with(ablations=ablated.channels)
+    model.save(tmp_path / "ablated.zip")
+    loaded = load_model(tmp_path / "ablated.zip")
+    captured = []
+    loaded.policy.features_extractor.conv1.register_forward_hook(lambda m, i, o: captured.append(o))
+    loaded.policy(torch.zeros((2, 3, 64, 64), dtype=torch.uint8))
+    # the pinning hook was registered first, so the capturing hook sees its output
+    assert torch.count_nonzero(captured[0][:, [0, 3]]) == 0 and torch.count_nonzero(captured[0][:, 1]) > 0
+    assert {tuple(c.channels["conv1"]["channels"]) for c in controls}.isdisjoint({(0, 3)})
+
+
+def test_cli_ablate_writes_report_and_a_policy_that_evaluates(run):
+    result = subprocess.run(["misgen", "ablate", str(run), "--late", "2", "--controls", "2", "--episodes", "6",
+                             "--n-envs", "3"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = next((run / "ablations").iterdir())
+    report = json.loads((out / "ablation.json").read_text())
+    assert set(report["variants"]) == {"maze-topright", "maze"} and len(report["controls"]) == 2
+    assert len(report["variants"]["maze"]["goal_reached"]["controls"]["means"]) == 2
+    assert "control band" in (out / "report.md").read_text()
+    evaluated = subprocess.run(["misgen", "evaluate", str(out / "ablated.zip"), "--variant", "maze", "--episodes", "3",
+                                "--json"], capture_output=True, text=True, timeout=300)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["n_episodes"] == 3
+    assert {p.name for p in out.glob("*.h5")} == {"original_maze.h5", "ablated_maze.h5", "original_maze-topright.h5",
+                                                  "ablated_maze-topright.h5"}
+
+
+def test_mismatches_are_one_line_errors(run, tmp_path):
+    foreign = tmp_path / "foreign.h5"
+    svd = ablation.SVDFile.load(run / "svd.h5")
+    svd.attrs["source"] = "/elsewhere/recording.h5"
+    svd.save(foreign)
+    for args in (["--svd", str(foreign), "--early", "1"], ["--group", "nope"], ["--channels", "nope:1"],
+                 ["--group", "conv2:99"], ["--early", "1", "--group", "fc"]):
+        result = subprocess.run(["misgen", "ablate", str(run), *args, "--episodes", "2"], capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

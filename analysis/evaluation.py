@@ -108,7 +108,7 @@ def act(policy: ActorCriticPolicy | None, obs: np.ndarray, deterministic: bool, 
         if not want_details:
             return actions, None, None
         return actions, np.full((len(obs), N_ACTIONS), 1 / N_ACTIONS), np.zeros(len(obs))
-    with torch.no_grad():
+    with torch.inference_mode():
         tensor = torch.as_tensor(obs, device=policy.device)
         distribution = policy.get_distribution(tensor).distribution
         probs = distribution.probs

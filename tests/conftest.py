@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,6 +12,9 @@ import envs  # noqa: F401  (quiet procgen import)
 from envs.levels import LevelLoader, make_gym3
 from envs.state_io import StateAccess
 from envs.variants import EnvConfig
+
+# The console script of the interpreter running the tests: CI runs .venv/bin/python without activating the venv.
+MISGEN = str(Path(sys.executable).parent / "misgen")
 
 # procgen action indices: (dx + 1) * 3 + (dy + 1)
 LEFT, DOWN, STAY, UP, RIGHT, RIGHT_UP = 1, 3, 4, 5, 7, 8

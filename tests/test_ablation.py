@@ -16,6 +16,7 @@ from analysis.decompose import SVDOptions, run_svd
 from analysis.evaluation import evaluate, level_seeds, load_model
 from envs.variants import EnvConfig
 from misgen.recording import Recording
+from conftest import MISGEN
 
 TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
 
@@ -99,7 +100,7 @@ def test_channel_pins_survive_save_and_load(run, tmp_path):
 
 
 def test_cli_ablate_writes_report_and_a_policy_that_evaluates(run):
-    result = subprocess.run(["misgen", "ablate", str(run), "--late", "2", "--controls", "2", "--episodes", "6",
+    result = subprocess.run([MISGEN, "ablate", str(run), "--late", "2", "--controls", "2", "--episodes", "6",
                              "--n-envs", "3"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     out = next((run / "ablations").iterdir())
@@ -107,7 +108,7 @@ def test_cli_ablate_writes_report_and_a_policy_that_evaluates(run):
     assert set(report["variants"]) == {"maze-topright", "maze"} and len(report["controls"]) == 2
     assert len(report["variants"]["maze"]["goal_reached"]["controls"]["means"]) == 2
     assert "control band" in (out / "report.md").read_text()
-    evaluated = subprocess.run(["misgen", "evaluate", str(out / "ablated.zip"), "--variant", "maze", "--episodes", "3",
+    evaluated = subprocess.run([MISGEN, "evaluate", str(out / "ablated.zip"), "--variant", "maze", "--episodes", "3",
                                 "--json"], capture_output=True, text=True, timeout=300)
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads(evaluated.stdout)["n_episodes"] == 3
@@ -122,7 +123,7 @@ def test_mismatches_are_one_line_errors(run, tmp_path):
     svd.save(foreign)
     for args in (["--svd", str(foreign), "--early", "1"], ["--group", "nope"], ["--channels", "nope:1"],
                  ["--group", "conv2:99"], ["--early", "1", "--group", "fc"]):
-        result = subprocess.run(["misgen", "ablate", str(run), *args, "--episodes", "2"], capture_output=True,
+        result = subprocess.run([MISGEN, "ablate", str(run), *args, "--episodes", "2"], capture_output=True,
                                 text=True, timeout=300)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from analysis.replay import Simulator, check, play
 from envs.state_codec import parse_state, serialize_state
 from envs.variants import VARIANTS, EnvConfig
 from misgen.episodes import EpisodeFile
+from conftest import MISGEN
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_videos_have_one_frame_more_than_actions(random_episodes, tmp_path):
         length = episodes.episode(index).length
     for suffix in (".mp4", ".gif"):
         out = tmp_path / f"episode{suffix}"
-        result = subprocess.run(["misgen", "replay", str(path), "--episode", str(index), "--out", str(out),
+        result = subprocess.run([MISGEN, "replay", str(path), "--episode", str(index), "--out", str(out),
                                  "--size", "128"], capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
         frames = iio.imread(out, plugin="pyav" if suffix == ".mp4" else None)
@@ -63,13 +64,13 @@ def test_side_by_side_on_the_same_levels_and_a_map(random_episodes, tmp_path):
                      episodes_path=greedy)
     shortest = int(np.argmin([e.length for e in other.episodes]))
     out = tmp_path / "pair.mp4"
-    result = subprocess.run(["misgen", "replay", str(greedy), "--episode", str(shortest), "--compare",
+    result = subprocess.run([MISGEN, "replay", str(greedy), "--episode", str(shortest), "--compare",
                              str(random_episodes["coinrun"]), "--out", str(out), "--size", "96",
                              "--map", str(tmp_path / "map.png")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert iio.improps(out, plugin="pyav").shape[1:] == (96, 192, 3)
     assert (tmp_path / "map.png").stat().st_size > 1000
-    heatmap = subprocess.run(["misgen", "replay", str(random_episodes["maze"]), "--all", "--map",
+    heatmap = subprocess.run([MISGEN, "replay", str(random_episodes["maze"]), "--all", "--map",
                               str(tmp_path / "heat.png")], capture_output=True, text=True, timeout=300)
     assert heatmap.returncode == 0, heatmap.stderr
 
@@ -95,7 +96,7 @@ def _corrupt(source, target, how):
 def test_corrupted_state_bytes_are_a_one_line_error(random_episodes, tmp_path, how):
     bad = tmp_path / "bad.h5"
     _corrupt(random_episodes["coinrun"], bad, how)
-    result = subprocess.run(["misgen", "replay", str(bad), "--out", str(tmp_path / "x.mp4")], capture_output=True,
+    result = subprocess.run([MISGEN, "replay", str(bad), "--out", str(tmp_path / "x.mp4")], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2, result.stderr  # not a C++ abort (which would be -6)
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -108,6 +109,6 @@ def test_divergent_actions_are_reported(random_episodes, tmp_path):
     with h5py.File(bad, "r+") as f:
         cells = f["episodes/00000/agent_cells"]
         cells[5] = cells[5] + 3
-    result = subprocess.run(["misgen", "replay", str(bad), "--out", str(tmp_path / "x.gif")], capture_output=True,
+    result = subprocess.run([MISGEN, "replay", str(bad), "--out", str(tmp_path / "x.gif")], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and "diverges at step 5" in result.stderr

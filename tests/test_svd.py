@@ -14,6 +14,7 @@ from analysis.decompose import SVDOptions, run_svd
 from analysis.svd import StreamMatrix, dask_svd, gram_svd, randomized_svd
 from misgen.recording import ParamTable, Recording, write_recording
 from misgen.svd_file import SVDFile
+from conftest import MISGEN
 
 PARAMS = ParamTable.from_named([("net.a.weight", (40, 50)), ("net.a.bias", (40,)), ("net.b.weight", (20, 100)),
                                 ("net.b.bias", (20,)), ("net.c.weight", (10, 100)), ("net.c.bias", (10,))])
@@ -116,7 +117,7 @@ def test_pure_noise_gives_no_components_above_the_nulls(tmp_path, rng):
 
 def test_cli_writes_svd_file_report_and_json(tmp_path, rng):
     path = planted_recording(tmp_path, rng, planted=True)
-    result = subprocess.run(["misgen", "svd", str(path), "--stream", "grads", "--k", "6", "--json"],
+    result = subprocess.run([MISGEN, "svd", str(path), "--stream", "grads", "--k", "6", "--json"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -127,7 +128,7 @@ def test_cli_writes_svd_file_report_and_json(tmp_path, rng):
     report = out.parent / "report" / out.stem
     assert {"report.md", "spectrum.png", "time_profiles.png", "loadings.png", "summary.json"} <= {
         p.name for p in report.iterdir()}
-    again = subprocess.run(["misgen", "svd", str(path), "--stream", "grads"], capture_output=True, text=True)
+    again = subprocess.run([MISGEN, "svd", str(path), "--stream", "grads"], capture_output=True, text=True)
     assert again.returncode == 2 and "exists" in again.stderr
 
 
@@ -143,10 +144,10 @@ def test_bad_files_are_one_line_errors(tmp_path):
     good = write_recording(tmp_path / "good.h5", PARAMS, [{"grads": np.ones((4, PARAMS.n_params))}])
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     for bad in (corrupt, empty, foreign, truncated, tmp_path / "missing.h5"):
-        result = subprocess.run(["misgen", "svd", str(bad), "--out", str(tmp_path / "o.h5")], capture_output=True,
+        result = subprocess.run([MISGEN, "svd", str(bad), "--out", str(tmp_path / "o.h5")], capture_output=True,
                                 text=True, timeout=120)
         assert result.returncode == 2, (bad, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "o.h5").exists()
-    missing_stream = subprocess.run(["misgen", "svd", str(good), "--stream", "updates"], capture_output=True, text=True)
+    missing_stream = subprocess.run([MISGEN, "svd", str(good), "--stream", "updates"], capture_output=True, text=True)
     assert missing_stream.returncode == 2 and "no 'updates' stream" in missing_stream.stderr

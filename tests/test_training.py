@@ -25,6 +25,7 @@ from agents.presets import PRESETS
 from agents.train import RecordConfig, train
 from envs.variants import EnvConfig
 from misgen.recording import Recording
+from conftest import MISGEN
 
 # the smallest config that still exercises every part: 4 envs x 32 steps, 2 minibatches, 2 epochs
 TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
@@ -114,7 +115,7 @@ def test_bfloat16_and_sparse_recording(tmp_path):
 
 
 def misgen(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["misgen", *args], capture_output=True, text=True, timeout=300, **kwargs)
+    return subprocess.run([MISGEN, *args], capture_output=True, text=True, timeout=300, **kwargs)
 
 
 def _wait_for_rows(path: Path, rows: int, checkpoints: int, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -149,7 +150,7 @@ def test_kill_minus_9_keeps_flushed_rows_and_resume_continues(tmp_path):
     out = tmp_path / "killed"
     args = ["train", "maze", "--out", str(out), "--timesteps", "100000", "--record-dtype", "float32",
             "--checkpoint-every", "512", *TINY_CLI]
-    process = subprocess.Popen(["misgen", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([MISGEN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_rows(out / "recording.h5", 40, 2, process)
     process.kill()
     process.wait()
@@ -167,7 +168,7 @@ def test_kill_minus_9_keeps_flushed_rows_and_resume_continues(tmp_path):
 def test_clean_stop_then_resume(tmp_path):
     out = tmp_path / "stopped"
     args = ["train", "maze", "--out", str(out), "--timesteps", "100000", "--record-dtype", "float32", *TINY_CLI]
-    process = subprocess.Popen(["misgen", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([MISGEN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_rows(out / "recording.h5", 16, 1, process)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
@@ -206,7 +207,7 @@ def _limit_file_size():  # a full disk, as the process sees it: writes past 25 M
 
 def test_full_disk_stops_cleanly_with_what_was_written_readable(tmp_path):
     out = tmp_path / "full"
-    result = subprocess.run(["misgen", "train", "maze", "--out", str(out), "--timesteps", "20000", *TINY_CLI],
+    result = subprocess.run([MISGEN, "train", "maze", "--out", str(out), "--timesteps", "20000", *TINY_CLI],
                             capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -10,6 +10,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from envs.vec_env import ProcgenVecEnv
 from envs.variants import EnvConfig
+from conftest import MISGEN
 
 
 def test_sb3_conformance_and_episode_statistics(rng):
@@ -66,7 +67,7 @@ def test_level_seed_list_plays_each_seed_once_in_order():
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["misgen", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([MISGEN, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_cli_envs_lists_and_samples():

@@ -16,6 +16,7 @@ from typing import Iterator, Optional
 import typer
 from rich.console import Console
 
+from analysis.demo import DEMO
 from misgen.errors import MisgenError, RecordingWriteError
 
 
@@ -279,6 +280,7 @@ def ablate(
     episodes: int = typer.Option(200, "--episodes", min=1, help="episodes per policy and variant"),
     seed: int = typer.Option(0, "--seed", help="level seeds and control draws"),
     n_envs: int = typer.Option(16, "--n-envs", min=1, help="parallel environments"),
+    deterministic: bool = typer.Option(True, "--deterministic/--sample", help="argmax or sampled actions"),
     name: Optional[str] = typer.Option(None, "--name", help="report name (default from the target)"),
     force: bool = typer.Option(False, "--force", help="replace an existing report of the same name"),
 ) -> None:
@@ -313,15 +315,10 @@ def ablate(
             if not force:
                 raise MisgenError(f"{out} exists; pass --force to replace it or --name to choose another")
             shutil.rmtree(out)
-        out.mkdir(parents=True)
-        ablated_model = target_run.policy_with(target.theta, target.channels)
-        ablated_model.save(out / "ablated.zip")
         with console.status("evaluating") as status:
-            results = ablation.measure(target_run, target, control_list, chosen_variants, episodes, seed, out, n_envs,
-                                       progress=lambda text: status.update(f"evaluating {text}"))
-        header = {"run": str(run), "target": target.description, "size": target.size, "episodes": episodes,
-                  "seed": seed, "controls": [{"description": c.description, "size": c.size} for c in control_list]}
-        report = ablation.write_report(out, header, results)
+            results, report = ablation.run_ablation(target_run, target, control_list, chosen_variants, episodes,
+                                                    seed, out, n_envs, deterministic,
+                                                    progress=lambda text: status.update(f"evaluating {text}"))
     for variant, metrics in results["variants"].items():
         for metric in ("goal_reached", "proxy_reached"):
             m = metrics[metric]
@@ -348,55 +345,44 @@ def replay(
 ) -> None:
     """Re-simulate recorded episodes, check them against the recording, and render video or a map."""
     with user_errors():
-        from analysis import replay as rp
         from analysis.evaluation import load_model
-        from envs.variants import EnvConfig
-        from misgen.episodes import EpisodeFile
+        from analysis.replay import replay as run_replay
 
         if out is None and map_png is None:
             raise MisgenError("nothing to write: give --out VIDEO and/or --map PNG")
         for target in (out, map_png):
             if target is not None:
                 _refuse_overwrite(target, force)
-        with EpisodeFile(file) as episodes:
-            indices = list(range(len(episodes))) if all_episodes else [episode]
-            records = [episodes.episode(i) for i in indices]
-            config = EnvConfig(**episodes.env_config)
-            other_records = {}
-            if compare is not None:
-                with EpisodeFile(compare) as other:
-                    by_seed = {other.episode(i).level_seed: i for i in range(len(other))}
-                    for record in records:
-                        if record.level_seed not in by_seed:
-                            raise MisgenError(f"{compare} has no episode on level {record.level_seed}")
-                        other_records[record.level_seed] = other.episode(by_seed[record.level_seed])
         model = load_model(policy) if policy is not None else None
-        if map_png is not None:
-            rp.draw_map(map_png, records)
-        if out is not None:
-            simulator = rp.Simulator(config)
-            frames = []
-            try:
-                for index, record in zip(indices, records):
-                    played = rp.play(simulator, record.initial_state, actions=record.actions)
-                    rp.check(played, record, index)
-                    shown = rp.annotated(played, f"{file.name} #{index}  level {record.level_seed}", size)
-                    if record.level_seed in other_records:
-                        other = other_records[record.level_seed]
-                        other_played = rp.play(simulator, other.initial_state, actions=other.actions)
-                        rp.check(other_played, other, other.level_index)
-                        shown = rp.side_by_side(shown, rp.annotated(other_played, f"{compare.name}  level "
-                                                                    f"{other.level_seed}", size))
-                    if model is not None:
-                        rerun = rp.play(simulator, record.initial_state, policy=model.policy)
-                        shown = rp.side_by_side(shown, rp.annotated(rerun, f"{policy.name} from the same start",
-                                                                    size))
-                    frames += shown
-            finally:
-                simulator.close()
-            rp.write_video(out, frames, fps)
+        count = run_replay(file, None if all_episodes else [episode], out, map_png, size, fps, compare,
+                           model.policy if model else None, policy.name if policy else "policy")
     written = [str(p) for p in (out, map_png) if p is not None]
-    typer.echo(f"replayed {len(records)} episode(s), every step matching the recording; wrote {', '.join(written)}")
+    typer.echo(f"replayed {count} episode(s), every step matching the recording; wrote {', '.join(written)}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="run directory for everything the demo writes"),
+    force: bool = typer.Option(False, "--force", help="replace an existing --out"),
+    timesteps: int = typer.Option(DEMO.timesteps, "--timesteps", min=2048, help="env steps of training"),
+    episodes: int = typer.Option(DEMO.episodes, "--episodes", min=1, help="episodes per policy and variant"),
+    controls: int = typer.Option(DEMO.controls, "--controls", min=1, help="random controls per ablation"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show the training progress bar"),
+) -> None:
+    """The whole workflow on a CPU in minutes: train+record, SVD, ablate, evaluate, replay; writes report.md."""
+    with user_errors():
+        import shutil
+        from dataclasses import replace
+
+        from analysis.demo import run_demo
+
+        _refuse_overwrite(out, force)
+        if out.exists():
+            shutil.rmtree(out)
+        plan = replace(DEMO, timesteps=timesteps, episodes=episodes, controls=controls)
+        report = run_demo(out, plan, progress=lambda text: typer.echo(f"misgen demo {text}", err=True),
+                          show_training_progress=progress)
+    typer.echo(f"demo finished; open {report}")
 
 
 def _split_assignment(item: str) -> tuple[str, str]:

@@ -13,7 +13,8 @@ Targets (each with R controls of the same size):
   reference batch of observations, through forward hooks (agents/policy.py). Controls: other channels of the
   same layer, same count.
 
-Every policy plays the same level seeds with deterministic actions, so differences are paired per level.
+Every policy plays the same level seeds (greedy actions by default, or sampled with a fixed seed), so
+differences are paired per level.
 """
 
 from __future__ import annotations
@@ -100,9 +101,9 @@ class Run:
         if ablations:
             kwargs["features_extractor_kwargs"] = {**kwargs.get("features_extractor_kwargs", {}),
                                                    "ablations": ablations}
-        model = PPO.load(RunDir(self.path).model, device="cpu", custom_objects={"policy_kwargs": kwargs})
+        model = PPO.load(RunDir(self.path).model, device=self.model.device, custom_objects={"policy_kwargs": kwargs})
         if theta is not None:
-            torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, dtype=torch.float32),
+            torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, dtype=torch.float32, device=model.device),
                                                 model.policy.parameters())
         return model
 
@@ -343,9 +344,11 @@ def test_variants(run: Run, spec: str) -> list[str]:
 
 
 def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list[str], episodes: int, seed: int,
-            out: Path, n_envs: int = 16, progress: Callable[[str], None] = lambda _: None) -> dict:
-    """Evaluate the original, the ablated and every control policy on each variant; write episode files of the
-    original and the ablated policy into ``out``."""
+            out: Path, n_envs: int = 16, progress: Callable[[str], None] = lambda _: None,
+            deterministic: bool = True) -> dict:
+    """Evaluate the original, the ablated and every control policy on each variant (greedy actions, or actions
+    sampled from a generator seeded with ``seed``); write episode files of the original and the ablated policy
+    into ``out``."""
     seeds = level_seeds(seed, episodes)
     results: dict = {"variants": {}}
     for variant in variants:
@@ -354,7 +357,8 @@ def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list
         def run_policy(name: str, ablation: Ablation | None, record: bool) -> Evaluation:
             progress(f"{variant}: {name}")
             model = run.model if ablation is None else run.policy_with(ablation.theta, ablation.channels)
-            return evaluate(model.policy, config, seeds, n_envs=n_envs, policy_name=name,
+            return evaluate(model.policy, config, seeds, deterministic, sample_seed=seed, n_envs=n_envs,
+                            policy_name=name,
                             episodes_path=out / f"{name}_{variant}.h5" if record else None)
 
         original = run_policy("original", None, True)
@@ -378,7 +382,8 @@ def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list
 def write_report(out: Path, header: dict, results: dict) -> Path:
     lines = [f"# Ablation: {header['target']}", "",
              f"Run `{header['run']}`; {header['episodes']} episodes per policy and variant on the same level seeds "
-             f"(seed {header['seed']}), deterministic actions; {len(header['controls'])} random controls of the "
+             f"(seed {header['seed']}), {'greedy' if header['deterministic'] else 'sampled'} actions; "
+             f"{len(header['controls'])} random controls of the "
              "same size. Intervals are 95 % bootstrap intervals over levels; the control band is the range of the "
              "controls' means.", "",
              "| variant | metric | original | ablated | ablated - original | controls mean | control band |",
@@ -396,3 +401,17 @@ def write_report(out: Path, header: dict, results: dict) -> Path:
     path.write_text("\n".join(lines))
     (out / "ablation.json").write_text(json.dumps({**header, **results}, indent=2) + "\n")
     return path
+
+
+def run_ablation(run: Run, target: Ablation, controls: list[Ablation], variants: list[str], episodes: int,
+                 seed: int, out: Path, n_envs: int = 16, deterministic: bool = True,
+                 progress: Callable[[str], None] = lambda _: None) -> tuple[dict, Path]:
+    """Everything ``misgen ablate`` writes into the new directory ``out``: the ablated policy (ablated.zip), the
+    episode files, ablation.json and report.md. Returns the results and the report's path."""
+    out.mkdir(parents=True)
+    run.policy_with(target.theta, target.channels).save(out / "ablated.zip")
+    results = measure(run, target, controls, variants, episodes, seed, out, n_envs, progress, deterministic)
+    header = {"run": str(run.path), "target": target.description, "size": target.size, "episodes": episodes,
+              "seed": seed, "deterministic": deterministic,
+              "controls": [{"description": c.description, "size": c.size} for c in controls]}
+    return results, write_report(out, header, results)

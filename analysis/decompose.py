@@ -193,7 +193,7 @@ def reconstruction_check(run: Path, recording: Recording, svd: SVDFile, ranks: l
     seeds = level_seeds(seed, episodes)
     results = []
     for rank, theta in [*low_rank_thetas(recording, svd, ranks).items(), ("final", theta_final)]:
-        torch.nn.utils.vector_to_parameters(torch.as_tensor(theta), params)
+        torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, device=model.device), params)
         summary = evaluate(model.policy, env_config, seeds, policy_name=f"rank {rank}").summary()
         results.append({"rank": rank, "return": summary["return"], "goal_rate": summary["goal_reached"],
                         "proxy_rate": summary["proxy_reached"],

@@ -8,6 +8,7 @@ percentile-bootstrap intervals over episodes.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -34,8 +35,8 @@ def level_seeds(seed: int, n: int) -> list[int]:
 RANDOM = "random"  # the policy source that acts uniformly at random
 
 
-def load_model(source: str | Path, device: str = "cpu") -> PPO:
-    """A PPO model from a run directory (its model.zip) or a model zip."""
+def load_model(source: str | Path, device: str = "auto") -> PPO:
+    """A PPO model from a run directory (its model.zip) or a model zip, on CUDA when there is one (``auto``)."""
     path = Path(source)
     if path.is_dir():
         path = RunDir(path).model
@@ -127,7 +128,7 @@ def evaluate(policy: ActorCriticPolicy | None, config: EnvConfig, seeds: list[in
     ``policy`` None plays uniformly random actions."""
     n_envs = max(1, min(n_envs, len(seeds)))
     recording = episodes_path is not None
-    env = ProcgenVecEnv(config, n_envs, num_threads=min(4, n_envs), level_seeds=seeds, keep_initial_states=recording)
+    env = ProcgenVecEnv(config, n_envs, num_threads=min(os.cpu_count() or 1, n_envs), level_seeds=seeds, keep_initial_states=recording)
     writer = EpisodeWriter(episodes_path, config.variant, asdict(config), policy_name, deterministic) \
         if recording else None
     generator = torch.Generator().manual_seed(sample_seed)

@@ -28,7 +28,7 @@ from envs.state_checks import MAZE_GOAL, MAZE_WALL, RULES, SPACE, WALL_MID, WALL
 from envs.state_codec import ProcgenState, find_agent, parse_state, read_entities  # noqa: E402
 from envs.state_io import StateAccess  # noqa: E402
 from envs.variants import EnvConfig  # noqa: E402
-from misgen.episodes import EpisodeRecord  # noqa: E402
+from misgen.episodes import EpisodeFile, EpisodeRecord  # noqa: E402
 from misgen.errors import MisgenError  # noqa: E402
 
 ACTION_NAMES = ["left-down", "left", "left-up", "down", "none", "up", "right-down", "right", "right-up",
@@ -250,3 +250,50 @@ def draw_map(path: Path, episodes: list[EpisodeRecord]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _compared(records: list[EpisodeRecord], compare: Path) -> dict[int, EpisodeRecord]:
+    """The episodes of ``compare`` on the levels of ``records``, by level seed."""
+    with EpisodeFile(compare) as other:
+        by_seed = {other.episode(i).level_seed: i for i in range(len(other))}
+        missing = [r.level_seed for r in records if r.level_seed not in by_seed]
+        if missing:
+            raise MisgenError(f"{compare} has no episode on level {missing[0]}")
+        return {r.level_seed: other.episode(by_seed[r.level_seed]) for r in records}
+
+
+def replay(file: Path, indices: list[int] | None = None, out: Path | None = None, map_png: Path | None = None,
+           size: int = 512, fps: int = 15, compare: Path | None = None, policy=None, policy_name: str = "policy") -> int:
+    """Re-simulate episodes of ``file`` (all if ``indices`` is None), check each against its recording, and write
+    a video (``out``, .mp4 or .gif; with ``compare``'s episode on the same level and/or ``policy`` re-run from the
+    same start, side by side) and/or a map PNG. Returns the number of episodes replayed."""
+    with EpisodeFile(file) as episodes:
+        indices = list(range(len(episodes))) if indices is None else indices
+        records = [episodes.episode(i) for i in indices]
+        config = EnvConfig(**episodes.env_config)
+    others = _compared(records, compare) if compare is not None else {}
+    if map_png is not None:
+        draw_map(map_png, records)
+    if out is None:
+        return len(records)
+    simulator = Simulator(config)
+    frames = []
+    try:
+        for index, record in zip(indices, records):
+            played = play(simulator, record.initial_state, actions=record.actions)
+            check(played, record, index)
+            shown = annotated(played, f"{file.name} #{index}  level {record.level_seed}", size)
+            if record.level_seed in others:
+                other = others[record.level_seed]
+                other_played = play(simulator, other.initial_state, actions=other.actions)
+                check(other_played, other, other.level_index)
+                shown = side_by_side(shown, annotated(other_played, f"{compare.name}  level {other.level_seed}",
+                                                      size))
+            if policy is not None:
+                rerun = play(simulator, record.initial_state, policy=policy)
+                shown = side_by_side(shown, annotated(rerun, f"{policy_name} from the same start", size))
+            frames += shown
+    finally:
+        simulator.close()
+    write_video(out, frames, fps)
+    return len(records)

@@ -97,6 +97,27 @@ class EpisodeOutcomes(BaseCallback):
         self.progress.stop()
 
 
+class PhaseTimes(BaseCallback):
+    """Logs where each iteration's wall time goes: ``time/collect_s`` (this rollout's collection) and
+    ``time/update_s`` (the previous rollout's PPO update, from its end to this rollout's start)."""
+
+    def __init__(self):
+        super().__init__()
+        self._rollout_start = self._rollout_end = None
+
+    def _on_rollout_start(self) -> None:
+        self._rollout_start = time.perf_counter()
+        if self._rollout_end is not None:
+            self.logger.record("time/update_s", self._rollout_start - self._rollout_end)
+
+    def _on_rollout_end(self) -> None:
+        self._rollout_end = time.perf_counter()
+        self.logger.record("time/collect_s", self._rollout_end - self._rollout_start)
+
+    def _on_step(self) -> bool:
+        return True
+
+
 class StopOnSignal(BaseCallback):
     """Turns SIGINT / SIGTERM into a clean stop at the next environment step (after any update in flight)."""
 

@@ -15,7 +15,7 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecNormalize
 
-from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, StopOnSignal
+from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes, StopOnSignal
 from agents.ppo import LossTerms, StepCounter, TrainingPosition, make_ppo, track
 from agents.presets import PPOConfig
 from envs.variants import EnvConfig
@@ -133,7 +133,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     # --- learn ---------------------------------------------------------------------------------------
     stop = StopOnSignal()
     outcomes = EpisodeOutcomes(timesteps, show_progress)
-    callbacks = [CountRollouts(position), stop, outcomes]
+    callbacks = [CountRollouts(position), stop, outcomes, PhaseTimes()]
     if checkpoint_every:
         callbacks.append(PeriodicCheckpoint(checkpoint_every, save_checkpoint))
     if not resume:

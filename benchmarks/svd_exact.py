@@ -1,11 +1,12 @@
-"""The exact streaming Gram SVD against numpy.linalg.svd and against one sequential read, on a recording the
-size of an IMPALA run's: T = 2,000 steps x D = 626,256 parameters, float16 (2.5 GB).
+"""The exact streaming Gram SVD against numpy.linalg.svd and against one sequential read, on a recording the size
+of an IMPALA run: T = 1,000 steps x D = 626,256 parameters, float16 (1.3 GB; at 2,000 steps numpy is killed for
+want of memory on a 24 GiB machine).
 
 Each measurement runs in its own process, so its peak resident memory is its own. numpy gets the matrix as
 float32 in memory (float64 would need 10 GB before it starts); the Gram method streams column blocks from the
 file. Last line: time and peak-memory ratios.
 
-    python benchmarks/svd_exact.py [--rows 2000 --k 50 --scratch /tmp]
+    python benchmarks/svd_exact.py [--rows 1000 --k 50 --scratch /tmp]
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def peak_resident_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--params", type=int, default=IMPALA_PARAMS)
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--scratch", default=None)

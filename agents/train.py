@@ -101,6 +101,9 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         optimizer_step = 0
     track(model, position)
     counter = StepCounter(model.policy.optimizer, optimizer_step)
+    progress_csv = run.logs / "progress.csv"
+    if resume and progress_csv.exists():  # SB3's CSV logger starts its file afresh: keep the earlier part
+        progress_csv.rename(run.logs / f"progress_until_{model.num_timesteps}.csv")
     model.set_logger(configure(str(run.logs), ["csv", "tensorboard"]))
 
     # --- recorder on the optimizer ----------------------------------------------------------------

@@ -36,6 +36,8 @@ from envs.state_io import StateAccess
 from envs.variants import EnvConfig, edit_level
 
 N_ACTIONS = 15
+OBSERVATION_SPACE = spaces.Box(0, 255, (3, 64, 64), np.uint8)  # CHW, as SB3's CNN policies expect
+ACTION_SPACE = spaces.Discrete(N_ACTIONS)
 
 
 class ProcgenVecEnv(VecEnv):
@@ -53,7 +55,7 @@ class ProcgenVecEnv(VecEnv):
                  level_seeds: Iterable[int] | None = None, render: bool = False, keep_initial_states: bool = False):
         self.config = config
         self.render_mode = "rgb_array" if render else None
-        super().__init__(n_envs, spaces.Box(0, 255, (3, 64, 64), np.uint8), spaces.Discrete(N_ACTIONS))
+        super().__init__(n_envs, OBSERVATION_SPACE, ACTION_SPACE)
         self.num_threads = num_threads
         self._seed = config.seed
         self._level_seeds: Iterator[tuple[int, int]] | None = (

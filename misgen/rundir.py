@@ -9,7 +9,8 @@
                            with optimizer state, normalisation statistics, and {timesteps, optimizer_step};
                            what ``--resume`` continues from
 ``recording.h5``           gradient/update time series (misgen/recording.py)
-``logs/``                  ``progress.csv`` and TensorBoard events
+``logs/``                  ``progress.csv`` (one row per rollout) and TensorBoard events; a resumed run keeps the
+                           earlier rows in ``progress_until_<T>.csv``
 =========================  ===================================================================================
 """
 

@@ -17,9 +17,18 @@ OUT=${OUT:-gpu_out}
 mkdir -p "$OUT" runs
 export PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/site:$PWD
 (
-  flock 9  # parallel stages install the wheels once
+  flock 9  # parallel stages set up once
   [ -d /tmp/site ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
     .whl/*.whl
+  # procgen's libenv.so links libGL and the X11 client libraries: add those the machine lacks, replace none
+  if [ -d .gl ] && ! ldconfig -p | grep -q 'libGL.so.1 '; then
+    shopt -s nullglob
+    for deb in .gl/*.deb; do dpkg -x "$deb" /tmp/gl; done
+    for lib in /tmp/gl/usr/lib/x86_64-linux-gnu/*.so* /tmp/gl/lib/x86_64-linux-gnu/*.so*; do
+      [ -e "/usr/lib/x86_64-linux-gnu/$(basename "$lib")" ] || cp -a "$lib" /usr/lib/x86_64-linux-gnu/
+    done
+    ldconfig
+  fi
 ) 9>/tmp/misgen-install.lock
 misgen() { python3 -m cli "$@"; }
 EPISODES=${EPISODES:-1000}

@@ -1,0 +1,27 @@
+"""The shipped agents load on a CPU and replay the documented evaluation (docs/results.md) episode by episode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis.evaluation import evaluate, level_seeds, load_model
+from envs.variants import EnvConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+EPISODES = 6  # of the documented 1,000, on the same level seeds
+
+
+@pytest.mark.parametrize("agent, variant", [("maze-topright", "maze"), ("coinrun", "coinrun-randcoin")])
+def test_shipped_agent_reproduces_documented_episodes(agent, variant):
+    documented = json.loads((ROOT / "docs" / "results" / f"{agent}_on_{variant}.json").read_text())
+    assert documented["n_episodes"] == 1000 and documented["deterministic"]
+    by_seed = {e["level_seed"]: e for e in documented["episodes"]}
+    model = load_model(ROOT / "agents" / "trained" / f"{agent}.zip", device="cpu")
+    result = evaluate(model.policy, EnvConfig(variant=variant), level_seeds(0, 1000)[:EPISODES], n_envs=EPISODES)
+    for episode in result.episodes:
+        expected = by_seed[episode.level_seed]
+        assert (episode.length, episode.goal_reached, episode.proxy_reached) == \
+            (expected["length"], expected["goal_reached"], expected["proxy_reached"]), episode.level_seed

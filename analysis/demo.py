@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +28,7 @@ class DemoPlan:
     shuffles: int = 3  # time-shuffled copies for the null band
     controls: int = 3  # random controls per ablation
     episodes: int = 60  # evaluation episodes per policy and variant (the same level seeds for all)
-    replays: int = 3  # episodes replayed side by side, original vs ablated
+    replays: int = 3  # episodes replayed side by side, original vs ablated (at most ``episodes``)
     n_envs: int = 16  # parallel environments when evaluating
     seed: int = 0
 
@@ -45,6 +45,7 @@ class Stage:
 def run_demo(out: Path, plan: DemoPlan = DEMO, progress: Callable[[str], None] = print,
              show_training_progress: bool = True) -> Path:
     """Run every stage into the run directory ``out`` (which must not exist) and return the report's path."""
+    plan = replace(plan, replays=min(plan.replays, plan.episodes))
     # imported here, not at the top, so that the CLI can read DEMO without loading torch and procgen
     from agents.presets import PRESETS
     from agents.train import RecordConfig, train

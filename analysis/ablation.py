@@ -101,7 +101,8 @@ class Run:
         if ablations:
             kwargs["features_extractor_kwargs"] = {**kwargs.get("features_extractor_kwargs", {}),
                                                    "ablations": ablations}
-        model = PPO.load(RunDir(self.path).model, device=self.model.device, custom_objects={"policy_kwargs": kwargs})
+        model = PPO.load(RunDir(self.path).model, device=self.model.device,
+                         custom_objects={"policy_kwargs": kwargs})
         if theta is not None:
             torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, dtype=torch.float32, device=model.device),
                                                 model.policy.parameters())
@@ -358,8 +359,7 @@ def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list
             progress(f"{variant}: {name}")
             model = run.model if ablation is None else run.policy_with(ablation.theta, ablation.channels)
             return evaluate(model.policy, config, seeds, deterministic, sample_seed=seed, n_envs=n_envs,
-                            policy_name=name,
-                            episodes_path=out / f"{name}_{variant}.h5" if record else None)
+                            policy_name=name, episodes_path=out / f"{name}_{variant}.h5" if record else None)
 
         original = run_policy("original", None, True)
         ablated = run_policy("ablated", target, True)
@@ -383,9 +383,8 @@ def write_report(out: Path, header: dict, results: dict) -> Path:
     lines = [f"# Ablation: {header['target']}", "",
              f"Run `{header['run']}`; {header['episodes']} episodes per policy and variant on the same level seeds "
              f"(seed {header['seed']}), {'greedy' if header['deterministic'] else 'sampled'} actions; "
-             f"{len(header['controls'])} random controls of the "
-             "same size. Intervals are 95 % bootstrap intervals over levels; the control band is the range of the "
-             "controls' means.", "",
+             f"{len(header['controls'])} random controls of the same size. Intervals are 95 % bootstrap intervals "
+             "over levels; the control band is the range of the controls' means.", "",
              "| variant | metric | original | ablated | ablated - original | controls mean | control band |",
              "|---|---|---|---|---|---|---|"]
     for variant, metrics in results["variants"].items():

@@ -128,7 +128,8 @@ def evaluate(policy: ActorCriticPolicy | None, config: EnvConfig, seeds: list[in
     ``policy`` None plays uniformly random actions."""
     n_envs = max(1, min(n_envs, len(seeds)))
     recording = episodes_path is not None
-    env = ProcgenVecEnv(config, n_envs, num_threads=min(os.cpu_count() or 1, n_envs), level_seeds=seeds, keep_initial_states=recording)
+    env = ProcgenVecEnv(config, n_envs, num_threads=min(os.cpu_count() or 1, n_envs), level_seeds=seeds,
+                        keep_initial_states=recording)
     writer = EpisodeWriter(episodes_path, config.variant, asdict(config), policy_name, deterministic) \
         if recording else None
     generator = torch.Generator().manual_seed(sample_seed)

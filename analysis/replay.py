@@ -211,7 +211,11 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int = 15) -> None:
     if path.suffix.lower() == ".gif":
         imageio.imwrite(path, np.stack(frames), plugin="pillow", duration=1000 / fps, loop=0)
     else:
-        imageio.imwrite(path, np.stack(frames), plugin="pyav", fps=fps, codec="libx264")
+        try:
+            imageio.imwrite(path, np.stack(frames), plugin="pyav", fps=fps, codec="libx264")
+        except ImportError:  # misgen's install has PyAV; a machine running from wheels may not
+            raise MisgenError(f"{path.name}: writing MP4 needs PyAV (pip install av); a .gif needs nothing more") \
+                from None
 
 
 def draw_map(path: Path, episodes: list[EpisodeRecord]) -> None:
@@ -263,7 +267,8 @@ def _compared(records: list[EpisodeRecord], compare: Path) -> dict[int, EpisodeR
 
 
 def replay(file: Path, indices: list[int] | None = None, out: Path | None = None, map_png: Path | None = None,
-           size: int = 512, fps: int = 15, compare: Path | None = None, policy=None, policy_name: str = "policy") -> int:
+           size: int = 512, fps: int = 15, compare: Path | None = None, policy=None,
+           policy_name: str = "policy") -> int:
     """Re-simulate episodes of ``file`` (all if ``indices`` is None), check each against its recording, and write
     a video (``out``, .mp4 or .gif; with ``compare``'s episode on the same level and/or ``policy`` re-run from the
     same start, side by side) and/or a map PNG. Returns the number of episodes replayed."""

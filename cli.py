@@ -170,9 +170,8 @@ def svd(
 ) -> None:
     """Decompose a recorded stream: spectrum against nulls, time profiles, loadings; writes svd.h5 + report."""
     with user_errors():
-        from analysis.decompose import (SVDOptions, reconstructible, reconstruction_check, run_svd, summary_json,
-                                        write_json)
-        from analysis.svd_report import write_report
+        from analysis.decompose import SVDOptions, reconstructible, reconstruction_check, run_svd
+        from analysis.svd_report import save_with_report
         from misgen.recording import Recording
 
         if stream not in ("grads", "updates"):
@@ -188,11 +187,7 @@ def svd(
                 result.attrs["reconstruction"] = reconstruction_check(run, recording, result, ranks, episodes)
             elif ranks:
                 note = " (reconstruction check skipped: it needs --no-center on the updates of every step of a run)"
-        result.save(out)
-        summary = summary_json(result)
-        report_dir = out.parent / "report" / out.stem
-        report = write_report(result, summary, report_dir)
-        write_json(report_dir / "summary.json", summary)
+        summary, report = save_with_report(result, out)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=float))
         return

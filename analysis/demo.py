@@ -50,9 +50,9 @@ def run_demo(out: Path, plan: DemoPlan = DEMO, progress: Callable[[str], None] =
     from agents.presets import PRESETS
     from agents.train import RecordConfig, train
     from analysis import ablation
-    from analysis.decompose import SVDOptions, run_svd, summary_json, write_json
+    from analysis.decompose import SVDOptions, run_svd
     from analysis.replay import replay
-    from analysis.svd_report import write_report as write_svd_report
+    from analysis.svd_report import save_with_report
     from envs.variants import EnvConfig
     from misgen.recording import Recording
 
@@ -76,11 +76,7 @@ def run_demo(out: Path, plan: DemoPlan = DEMO, progress: Callable[[str], None] =
         with Recording(out) as recording:
             svd, _ = run_svd(recording, SVDOptions("updates", True, "all", plan.components, "gram", None, "cpu",
                                                    plan.shuffles))
-        svd.save(out / "svd.h5")
-        summary = summary_json(svd)
-        report_dir = out / "report" / "svd"
-        write_svd_report(svd, summary, report_dir)
-        write_json(report_dir / "summary.json", summary)
+        summary, _ = save_with_report(svd, out / "svd.h5")
         return svd, summary
 
     svd, svd_summary = timed("SVD of the updates (centred) with Marchenko-Pastur and time-shuffle nulls", decompose)

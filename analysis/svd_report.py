@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from analysis.decompose import summary_json, write_json  # noqa: E402
 from misgen.svd_file import SVDFile  # noqa: E402
 
 TOP = 12  # components shown in the time and layer plots
@@ -120,3 +121,14 @@ def write_report(svd: SVDFile, summary: dict, directory: Path) -> Path:
     path = directory / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def save_with_report(svd: SVDFile, path: Path) -> tuple[dict, Path]:
+    """Write ``path`` (svd.h5) and its report beside it, in report/<stem>/ (plots, report.md, summary.json).
+    Returns the summary and the report's path."""
+    svd.save(path)
+    summary = summary_json(svd)
+    directory = path.parent / "report" / path.stem
+    report = write_report(svd, summary, directory)
+    write_json(directory / "summary.json", summary)
+    return summary, report

@@ -58,29 +58,38 @@ class StreamMatrix:
         contiguous = self.rows[-1] - self.rows[0] + 1 == len(self.rows)
         return slice(int(self.rows[0]), int(self.rows[-1]) + 1) if contiguous else self.rows
 
-    def blocks(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray | None]]:
-        """(columns, block, column means) covering every column: block float64 (T_used, width), centred (and
-        its means given) if asked."""
+    def blocks(self, device: str = "cpu") -> Iterator[tuple[slice, torch.Tensor, torch.Tensor | None]]:
+        """(columns, block, column means) covering every column: block float64 (T_used, width) on ``device``,
+        centred (and its means given) if asked."""
         rows = self.row_selection()
         for start in range(0, self.shape[1], self.block_width):
             columns = slice(start, min(start + self.block_width, self.shape[1]))
-            block = self.recording.read(self.stream, rows, columns).astype(np.float64)
-            if not np.isfinite(block).all():
+            # float32 crosses to the device; widening, checking and centring are the device's work
+            block = torch.from_numpy(self.recording.read(self.stream, rows, columns)).to(device).double()
+            if not torch.isfinite(block).all():
                 raise MisgenError(f"{self.recording.path}: {self.stream} holds non-finite values in columns "
                                   f"{columns.start}:{columns.stop}")
             means = None
             if self.centred:
-                means = block.mean(axis=0)
+                means = block.mean(dim=0)
                 block -= means
             yield columns, block, means
 
 
-def shuffle_in_time(block: np.ndarray, seed: int, repeat: int, columns: slice) -> np.ndarray:
-    """Permute every column of ``block`` in time independently; the same (seed, repeat, columns) gives the
-    same permutation, so every pass over the data sees the same shuffled matrix."""
-    rng = np.random.default_rng([seed, repeat, columns.start])
-    order = rng.random(block.shape).argsort(axis=0)
-    return np.take_along_axis(block, order, axis=0)
+def shuffle_in_time(block: torch.Tensor, seed: int, repeat: int, columns: slice) -> torch.Tensor:
+    """Permute every column of ``block`` in time independently; the same (seed, repeat, columns) on the same
+    kind of device gives the same permutation, so every pass over the data sees the same shuffled matrix.
+
+    On a CPU numpy's Fisher-Yates (``Generator.permuted``) is O(T) per column, several times faster than
+    argsorting random keys (benchmarks/shuffle_null.py); on a GPU the argsort runs on the device.
+    """
+    if block.device.type == "cpu":
+        rng = np.random.default_rng([seed, repeat, columns.start])
+        return torch.from_numpy(rng.permuted(block.numpy(), axis=0))
+    generator = torch.Generator(block.device).manual_seed(int(np.random.SeedSequence(
+        [seed, repeat, columns.start]).generate_state(1)[0]))
+    keys = torch.rand(block.shape, generator=generator, device=block.device, dtype=torch.float64)
+    return block.gather(0, keys.argsort(dim=0))
 
 
 @dataclass
@@ -138,16 +147,15 @@ def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 
     gram = torch.zeros((t, t), dtype=torch.float64, device=device)
     shuffled_grams = [torch.zeros((t, t), dtype=torch.float32, device=device) for _ in range(shuffles)]
     mean = np.zeros(d, dtype=np.float32) if matrix.centred else None
-    frobenius_sq = 0.0
-    for columns, block, means in matrix.blocks():
-        b = torch.from_numpy(block).to(device)
-        gram += b @ b.T
-        frobenius_sq += float(np.einsum("ij,ij->", block, block))
+    frobenius_sq = torch.zeros((), dtype=torch.float64, device=device)
+    for columns, block, means in matrix.blocks(device):
+        gram += block @ block.T
+        frobenius_sq += block.square().sum()
         for repeat, g in enumerate(shuffled_grams):
-            s = torch.from_numpy(shuffle_in_time(block, seed, repeat, columns)).to(device, torch.float32)
-            g += s @ s.T
+            shuffled = shuffle_in_time(block, seed, repeat, columns).float()
+            g += shuffled @ shuffled.T
         if mean is not None:
-            mean[columns] = means
+            mean[columns] = means.cpu().numpy()
     spectrum, vectors = _eigh_descending(gram)
     k = _rank(spectrum, k)
     if k == 0:
@@ -155,11 +163,11 @@ def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 
     profiles = np.ascontiguousarray(vectors[:, :k].T)  # (k, T)
     project = torch.from_numpy(profiles / spectrum[:k, None]).to(device)
     loadings = np.empty((k, d), dtype=np.float32)
-    for columns, block, _ in matrix.blocks():
-        loadings[:, columns] = (project @ torch.from_numpy(block).to(device)).cpu().numpy()
+    for columns, block, _ in matrix.blocks(device):
+        loadings[:, columns] = (project @ block).cpu().numpy()
     loadings /= np.linalg.norm(loadings, axis=1, keepdims=True)
     _fix_signs(profiles, loadings)
-    return Decomposition(spectrum[:k], profiles, loadings, spectrum, frobenius_sq, mean,
+    return Decomposition(spectrum[:k], profiles, loadings, spectrum, float(frobenius_sq), mean,
                          _stack([_eigh_descending(g.double())[0] for g in shuffled_grams]))
 
 
@@ -170,13 +178,12 @@ def randomized_svd(matrix: StreamMatrix, k: int, oversample: int = 10, power_ite
     width = min(k + oversample, t)
     n_matrices = 1 + shuffles  # the data, then its shuffled copies
 
-    def variant(block: np.ndarray, columns: slice, m: int) -> torch.Tensor:
-        data = block if m == 0 else shuffle_in_time(block, seed, m - 1, columns)
-        return torch.from_numpy(data).to(device)
+    def variant(block: torch.Tensor, columns: slice, m: int) -> torch.Tensor:
+        return block if m == 0 else shuffle_in_time(block, seed, m - 1, columns)
 
     # range: Y = X Omega, then Y <- X X^T Q for each power iteration
     ranges = [torch.zeros((t, width), dtype=torch.float64, device=device) for _ in range(n_matrices)]
-    for columns, block, _ in matrix.blocks():
+    for columns, block, _ in matrix.blocks(device):
         omega = torch.from_numpy(np.random.default_rng([seed, columns.start]).standard_normal(
             (columns.stop - columns.start, width))).to(device)
         for m in range(n_matrices):
@@ -184,7 +191,7 @@ def randomized_svd(matrix: StreamMatrix, k: int, oversample: int = 10, power_ite
     for _ in range(power_iterations):
         bases = [torch.linalg.qr(y).Q for y in ranges]
         ranges = [torch.zeros_like(y) for y in ranges]
-        for columns, block, _ in matrix.blocks():
+        for columns, block, _ in matrix.blocks(device):
             for m in range(n_matrices):
                 x = variant(block, columns, m)
                 ranges[m] += x @ (x.T @ bases[m])
@@ -194,15 +201,15 @@ def randomized_svd(matrix: StreamMatrix, k: int, oversample: int = 10, power_ite
     projected = np.empty((width, d), dtype=np.float64)
     small_grams = [torch.zeros((width, width), dtype=torch.float64, device=device) for _ in range(shuffles)]
     mean = np.zeros(d, dtype=np.float32) if matrix.centred else None
-    frobenius_sq = 0.0
-    for columns, block, means in matrix.blocks():
-        projected[:, columns] = (bases[0].T @ torch.from_numpy(block).to(device)).cpu().numpy()
-        frobenius_sq += float(np.einsum("ij,ij->", block, block))
+    frobenius_sq = torch.zeros((), dtype=torch.float64, device=device)
+    for columns, block, means in matrix.blocks(device):
+        projected[:, columns] = (bases[0].T @ block).cpu().numpy()
+        frobenius_sq += block.square().sum()
         for m, g in enumerate(small_grams, start=1):
             c = bases[m].T @ variant(block, columns, m)
             g += c @ c.T
         if mean is not None:
-            mean[columns] = means
+            mean[columns] = means.cpu().numpy()
     c = torch.from_numpy(projected).to(device)
     spectrum, small_vectors = _eigh_descending(c @ c.T)
     k = _rank(spectrum, k)
@@ -211,7 +218,7 @@ def randomized_svd(matrix: StreamMatrix, k: int, oversample: int = 10, power_ite
     loadings = ((small.T @ c) / torch.from_numpy(spectrum[:k, None]).to(device)).cpu().numpy().astype(np.float32)
     loadings /= np.linalg.norm(loadings, axis=1, keepdims=True)
     _fix_signs(profiles, loadings)
-    return Decomposition(spectrum[:k], profiles, loadings, spectrum, frobenius_sq, mean,
+    return Decomposition(spectrum[:k], profiles, loadings, spectrum, float(frobenius_sq), mean,
                          _stack([_eigh_descending(g)[0] for g in small_grams]))
 
 
@@ -231,7 +238,7 @@ def dask_svd(matrix: StreamMatrix, k: int, scheduler: str | None = None, exact_m
         with Recording(path) as recording:
             block = recording.read(stream, rows, columns).astype(np.float64)
         if repeat >= 0:
-            block = shuffle_in_time(block, seed, repeat, columns)
+            block = shuffle_in_time(torch.from_numpy(block), seed, repeat, columns).numpy()
         return block.T  # X^T blocks: (width, T)
 
     def transposed(repeat: int) -> tuple[da.Array, da.Array | None]:

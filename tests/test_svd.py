@@ -8,10 +8,11 @@ import subprocess
 import h5py
 import numpy as np
 import pytest
+import torch
 from distributed import LocalCluster
 
 from analysis.decompose import SVDOptions, run_svd
-from analysis.svd import StreamMatrix, dask_svd, gram_svd, randomized_svd
+from analysis.svd import StreamMatrix, dask_svd, gram_svd, randomized_svd, shuffle_in_time
 from misgen.recording import ParamTable, Recording, write_recording
 from misgen.svd_file import SVDFile
 from conftest import MISGEN
@@ -106,6 +107,19 @@ def test_planted_components_are_found_in_time_and_layer(tmp_path, rng, centred):
     assert layers == ["net.a", "net.c"]
     c_units = svd.components["unit_mass"][1][svd.groups["unit_layer"] == svd.layers.index("net.c")]
     assert set(np.argsort(c_units)[-2:]) == {2, 3}
+
+
+def test_time_shuffle_permutes_each_column_on_its_own_and_repeats_itself(rng):
+    block = torch.from_numpy(rng.normal(size=(200, 30)))
+    shuffled = shuffle_in_time(block, seed=1, repeat=0, columns=slice(60, 90))
+    assert torch.equal(shuffled.sort(dim=0).values, block.sort(dim=0).values)  # each column keeps its values
+    moved = (shuffled != block).float().mean(dim=0)
+    assert bool((moved > 0.9).all())  # every column is permuted, not a few
+    steps = torch.arange(200.0)[:, None].repeat(1, 30)  # every column the same: the shuffle shows its order
+    orders = shuffle_in_time(steps, seed=1, repeat=0, columns=slice(60, 90))
+    assert len({tuple(orders[:, j].tolist()) for j in range(30)}) == 30  # a permutation of its own per column
+    assert torch.equal(shuffled, shuffle_in_time(block, seed=1, repeat=0, columns=slice(60, 90)))
+    assert not torch.equal(shuffled, shuffle_in_time(block, seed=1, repeat=1, columns=slice(60, 90)))
 
 
 def test_pure_noise_gives_no_components_above_the_nulls(tmp_path, rng):

@@ -150,7 +150,7 @@ def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 
     frobenius_sq = torch.zeros((), dtype=torch.float64, device=device)
     for columns, block, means in matrix.blocks(device):
         gram += block @ block.T
-        frobenius_sq += block.square().sum()
+        frobenius_sq += torch.dot(block.view(-1), block.view(-1))  # no temporary block
         for repeat, g in enumerate(shuffled_grams):
             shuffled = shuffle_in_time(block, seed, repeat, columns).float()
             g += shuffled @ shuffled.T
@@ -204,7 +204,7 @@ def randomized_svd(matrix: StreamMatrix, k: int, oversample: int = 10, power_ite
     frobenius_sq = torch.zeros((), dtype=torch.float64, device=device)
     for columns, block, means in matrix.blocks(device):
         projected[:, columns] = (bases[0].T @ block).cpu().numpy()
-        frobenius_sq += block.square().sum()
+        frobenius_sq += torch.dot(block.view(-1), block.view(-1))  # no temporary block
         for m, g in enumerate(small_grams, start=1):
             c = bases[m].T @ variant(block, columns, m)
             g += c @ c.T

@@ -15,7 +15,7 @@ import time
 from agents.policy import policy_kwargs  # first: imports procgen and gym quietly
 from analysis.evaluation import evaluate, level_seeds
 from envs.variants import EnvConfig
-from envs.vec_env import ProcgenVecEnv
+from envs.vec_env import ACTION_SPACE, OBSERVATION_SPACE
 import torch  # noqa: E402  (isort: after the quiet import)
 from stable_baselines3.common.policies import ActorCriticPolicy  # noqa: E402
 
@@ -30,9 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = EnvConfig(variant="maze")
-    env = ProcgenVecEnv(config, 1, 0)
-    policy = ActorCriticPolicy(env.observation_space, env.action_space, lambda _: 5e-4, **policy_kwargs("impala"))
-    env.close()
+    policy = ActorCriticPolicy(OBSERVATION_SPACE, ACTION_SPACE, lambda _: 5e-4, **policy_kwargs("impala"))
     evaluate(policy, config, level_seeds(99, 4), n_envs=4)  # warm-up
     start = time.perf_counter()
     result = evaluate(policy, config, level_seeds(0, args.episodes), n_envs=args.n_envs)

@@ -120,5 +120,6 @@ def main() -> None:
 def total_memory_gb() -> float:
     return int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
 
+
 if __name__ == "__main__":
     main()

@@ -103,7 +103,7 @@ def _final_state(before_last: ProcgenState, last_action: int) -> tuple[ProcgenSt
         return None, None
     probe = MazeProbe(1, RULES["maze"].world_size[before_last.fields["distribution_mode"]], 1)
     probe.start(0, before_last)
-    probe.step(np.array([last_action]), None, np.ones(1, dtype=bool))
+    probe.advance(np.array([last_action]))
     x, y = probe.world_cell(0)
     final = before_last.copy()
     index = int(np.flatnonzero(final.entities["type"] == 0)[0])

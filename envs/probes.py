@@ -12,6 +12,9 @@ agent's position without reading every step, and exactly:
   upper bound of the agent's rightward speed, advanced with each action by coinrun's velocity update
   (``vx <- (1 - m) vx + m * maxspeed * action_x``, m = 0.2 on the ground, 0.03 in the air; whichever m gives
   the larger value), and reads once the summed bound could have covered the distance to the zone.
+
+Each probe works in two halves: :meth:`advance` uses only the actions, so the VecEnv runs it while procgen's
+threads step the environments; :meth:`check` then looks at the stepped environments.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from envs.layout import CoinrunLayout, MazeLayout
 from envs.state_codec import ProcgenState, find_agent, read_entities
 from envs.state_io import StateAccess
 
+N_ACTIONS = 15  # procgen's action set
 STAND_STILL = 4  # procgen action index of "no move"
 
 
@@ -45,6 +49,8 @@ class MazeProbe:
         self.zone = np.zeros((n_envs, self.width * self.width), dtype=bool)
         self.cell = np.zeros(n_envs, dtype=np.int64)
         self._rows = np.arange(n_envs)
+        dx, dy = action_axes(np.arange(N_ACTIONS))
+        self._moves = dx + np.where(dx != 0, 0, dy) * self.width  # flat-index move of each action
 
     def start(self, index: int, state: ProcgenState) -> MazeLayout:
         layout = MazeLayout.from_state(state)
@@ -69,12 +75,13 @@ class MazeProbe:
         y, x = divmod(int(self.cell[index]), self.width)
         return x - 1, y - 1
 
-    def step(self, actions: np.ndarray, access: StateAccess, pending: np.ndarray) -> np.ndarray:
-        """Move every mouse by its action; True where it now stands in the zone."""
-        dx, dy = action_axes(actions)
-        dy = np.where(dx != 0, 0, dy)
-        target = self.cell + dx + dy * self.width
+    def advance(self, actions: np.ndarray) -> None:
+        """Move every mouse by its action."""
+        target = self.cell + self._moves[actions]
         self.cell = np.where(self.walls[self._rows, target], self.cell, target)
+
+    def check(self, access: StateAccess, pending: np.ndarray) -> np.ndarray:
+        """True where the mouse stands in the zone (the state is not read)."""
         return self.zone[self._rows, self.cell]
 
 
@@ -90,6 +97,11 @@ class CoinrunProbe:
         self.gap = np.zeros(n_envs)  # distance still to cover, less what the speed bound has covered
         self.speed = np.zeros(n_envs)  # upper bound of the rightward speed, >= 0
         self._in_zone = np.zeros(n_envs, dtype=bool)
+        # the bound's update is speed <- max(decay * speed + push, 0), with per-action coefficients: +1
+        # accelerates fastest on the ground, 0 and -1 brake slowest in the air; blocking only slows the agent
+        ax, _ = action_axes(np.arange(N_ACTIONS))
+        self._decay = np.where(ax > 0, 1 - self.GROUND_MIX, 1 - self.AIR_MIX)
+        self._push = np.where(ax > 0, self.GROUND_MIX, self.AIR_MIX * ax) * self.MAX_SPEED
 
     def _observe(self, index: int, agent: np.void) -> bool:
         """Restart the bound from the agent's true position; True if it already overlaps column end_x."""
@@ -109,17 +121,14 @@ class CoinrunProbe:
     def goal_in_zone(self, layout: CoinrunLayout) -> bool:
         return layout.coin is not None and layout.coin[0] == layout.end_x
 
-    def step(self, actions: np.ndarray, access: StateAccess, pending: np.ndarray) -> np.ndarray:
-        """True where a due read finds the agent in the zone. ``pending``: envs still to be probed."""
-        ax, _ = action_axes(actions)
-        v = self.speed
-        # the largest speed each action allows: +1 accelerates fastest on the ground, 0 and -1 brake slowest
-        # in the air; blocking only slows the agent, so the bound never goes below 0
-        faster = (1 - self.GROUND_MIX) * v + self.GROUND_MIX * self.MAX_SPEED
-        slower = (1 - self.AIR_MIX) * v + self.AIR_MIX * self.MAX_SPEED * ax
-        self.speed = np.maximum(np.where(ax > 0, faster, slower), 0.0)
+    def advance(self, actions: np.ndarray) -> None:
+        """Advance the speed bound by one step of ``actions`` and spend it on the gap."""
+        self.speed = np.maximum(self._decay[actions] * self.speed + self._push[actions], 0.0)
         self.gap -= self.speed
-        in_zone = np.zeros(len(actions), dtype=bool)
+
+    def check(self, access: StateAccess, pending: np.ndarray) -> np.ndarray:
+        """True where a due read finds the agent in the zone. ``pending``: envs still to be probed."""
+        in_zone = np.zeros(len(pending), dtype=bool)
         for index in np.flatnonzero(pending & (self.gap < self.MARGIN)):
             in_zone[index] = self._observe(index, find_agent(read_entities(access.get_bytes(index))))
         return in_zone

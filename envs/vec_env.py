@@ -29,13 +29,12 @@ from procgen import ProcgenGym3Env
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs.levels import FORCE_RESET, LevelLoader, make_gym3
-from envs.probes import CoinrunProbe, MazeProbe
+from envs.probes import N_ACTIONS, CoinrunProbe, MazeProbe
 from envs.state_checks import RULES
 from envs.state_codec import find_agent, read_entities, serialize_state
 from envs.state_io import StateAccess
 from envs.variants import EnvConfig, edit_level
 
-N_ACTIONS = 15
 OBSERVATION_SPACE = spaces.Box(0, 255, (3, 64, 64), np.uint8)  # CHW, as SB3's CNN policies expect
 ACTION_SPACE = spaces.Discrete(N_ACTIONS)
 
@@ -75,6 +74,7 @@ class ProcgenVecEnv(VecEnv):
         self.goal_cells: list[tuple[int, int] | None] = [None] * n_envs  # world cells at episode start
         self.initial_states: list[bytes] | None = [b""] * n_envs if keep_initial_states else None
         self._actions = np.zeros(n_envs, dtype=np.int32)
+        self._infos: list[dict[str, Any]] = []
         self._last_obs: np.ndarray | None = None
 
     # --- episode bookkeeping ------------------------------------------------------------------------------
@@ -143,19 +143,22 @@ class ProcgenVecEnv(VecEnv):
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions, dtype=np.int32).reshape(self.num_envs)
         self._gym3.act(self._actions)  # procgen's threads step while the caller does other work
+        # what needs only the actions runs now, while procgen's threads step
+        self.probe.advance(self._actions)
+        self.episode_length += 1
+        self._infos = [{"level_seed": seed} for seed in self.level_seed.tolist()]
 
     def step_wait(self):
         reward, ob, done = self._gym3.observe()
         obs = ob["rgb"]
         level_complete = self._gym3._info["prev_level_complete"]  # gym3 keeps info in these arrays
         self.episode_return += reward
-        self.episode_length += 1
         pending = self.proxy_step < 0
-        in_zone = self.probe.step(self._actions, self._access, pending & ~done)
+        in_zone = self.probe.check(self._access, pending & ~done)
         reached = pending & in_zone
         self.proxy_step[reached] = self.episode_length[reached]
 
-        infos: list[dict[str, Any]] = [{"level_seed": seed} for seed in self.level_seed.tolist()]
+        infos: list[dict[str, Any]] = self._infos
         for index in np.flatnonzero(done):
             goal = bool(level_complete[index])
             if goal and self.proxy_step[index] < 0 and self._goal_in_zone[index]:

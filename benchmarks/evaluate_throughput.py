@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    torch.manual_seed(0)  # the same untrained network, hence the same episodes, in every run
     config = EnvConfig(variant="maze")
     policy = ActorCriticPolicy(OBSERVATION_SPACE, ACTION_SPACE, lambda _: 5e-4, **policy_kwargs("impala"))
     evaluate(policy, config, level_seeds(99, 4), n_envs=4)  # warm-up

@@ -1,7 +1,7 @@
 """Behaviour probes: did the agent reach the proxy zone this step?
 
 procgen reports only whether a level was completed (the goal), never where the agent is, and reading a state
-costs ~0.15 ms per environment (mostly procgen printing its three random generators). The probes know the
+costs ~0.07 ms per environment (mostly procgen printing its three random generators as text). The probes know the
 agent's position without reading every step, and exactly:
 
 - :class:`MazeProbe` replays procgen's grid moves. In maze every action moves the mouse one cell along one axis

@@ -148,11 +148,7 @@ def check_state(state: ProcgenState, game: str, distribution_mode: int | None = 
     if not (f["main_width"] == f["main_height"] == width == height == size) or f["grid_size"] != size * size:
         _fail(f"world size: grid {width}x{height}, main {f['main_width']}x{f['main_height']}, "
               f"grid_size {f['grid_size']}; {game} mode {mode} is {size}x{size}")
-    grid = state.grid
-    if not (grid.min() >= 0 and grid.max() < 256 and rules.grid_lookup[grid].all()):
-        known = (grid >= 0) & (grid < 256) & rules.grid_lookup[np.clip(grid, 0, 255)]
-        _fail(f"grid: unknown object ids {np.unique(grid[~known]).tolist()}")
-
+    check_grid_values(state.grid, game)
     _check_entities(state.entities, rules)
     if game == "maze":
         world_dim, maze_dim = f["world_dim"], f["maze_dim"]
@@ -164,6 +160,14 @@ def check_state(state: ProcgenState, game: str, distribution_mode: int | None = 
         for name in ("has_support", "facing_right", "is_on_crate"):
             if f[name] not in (0, 1):
                 _fail(f"{name} = {f[name]}")
+
+
+def check_grid_values(grid: np.ndarray, game: str) -> None:
+    """Raise :class:`InvalidStateError` unless every cell of ``grid`` holds an object id ``game`` knows."""
+    lookup = RULES[game].grid_lookup
+    if not (grid.min() >= 0 and grid.max() < 256 and lookup[grid].all()):
+        known = (grid >= 0) & (grid < 256) & lookup[np.clip(grid, 0, 255)]
+        _fail(f"grid: unknown object ids {np.unique(grid[~known]).tolist()}")
 
 
 def _check_entities(entities: np.ndarray, rules: GameRules) -> None:

@@ -243,6 +243,14 @@ def read_entities(data: bytes) -> np.ndarray:
     return reader.array(ENTITY_DTYPE, n_entities, "entities")
 
 
+def grid_byte_range(state: ProcgenState, n_bytes: int) -> tuple[int, int]:
+    """Where ``state``'s grid cells lie in its ``n_bytes``-long serialization: [start, stop). Only the game's
+    tail (numbers, no strings) and the end marker follow them."""
+    tail = sum(layout.size for _, layout in _TAILS[state.game].runs)
+    stop = n_bytes - tail - _INT.size
+    return stop - state.grid.size * 4, stop
+
+
 def serialize_state(state: ProcgenState) -> bytes:
     """The bytes procgen's ``set_state`` reads for ``state`` (inverse of :func:`parse_state`)."""
     parts: list[bytes] = []

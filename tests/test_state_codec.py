@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from envs.levels import make_gym3
-from envs.state_checks import InvalidStateError, check_state
+from envs.state_checks import MAZE_GOAL, SPACE, InvalidStateError, check_state
 from envs.state_codec import StateFormatError, parse_state, serialize_state
 from envs.state_io import StateAccess
 from envs.variants import EnvConfig
@@ -79,6 +79,27 @@ def test_semantic_checks_name_the_bad_field():
         check_state(bad, "coinrun", 1)
     with pytest.raises(InvalidStateError, match="distribution_mode"):
         check_state(state, "coinrun", 0)
+
+
+def test_a_grid_edit_of_a_read_state_gets_its_cells_checked_and_anything_more_the_full_check():
+    env = make_gym3(EnvConfig(variant="maze"), n_envs=2, num_threads=0, seed=0)
+    access = StateAccess(env, "maze", 0)
+    state = access.get(0)
+    (cheese_y,), (cheese_x,) = np.nonzero(state.grid == MAZE_GOAL)
+    open_y, open_x = np.argwhere(state.grid == SPACE)[-1]
+    state.grid[cheese_y, cheese_x], state.grid[open_y, open_x] = SPACE, MAZE_GOAL
+    access.set(0, state)
+    assert access.get_bytes(0) == serialize_state(state)  # written as edited
+    unknown = state.copy()
+    unknown.grid[open_y, open_x] = 77
+    with pytest.raises(InvalidStateError, match="unknown object ids"):
+        access.set(0, unknown)
+    beyond_the_grid = state.copy()
+    beyond_the_grid.fields["background_index"] = 9  # outside the grid: the full check runs and refuses it
+    with pytest.raises(InvalidStateError, match="background_index"):
+        access.set(0, beyond_the_grid)
+    access.set(1, state)  # another env never held these bytes: the full check runs and accepts them
+    assert access.get_bytes(1) == serialize_state(state)
 
 
 FUZZ = textwrap.dedent("""

@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 from envs.layout import CoinrunLayout, MazeLayout  # noqa: E402
 from envs.levels import make_gym3  # noqa: E402
-from envs.probes import MazeProbe  # noqa: E402
+from envs.probes import N_ACTIONS, MazeProbe  # noqa: E402
 from envs.state_checks import MAZE_GOAL, MAZE_WALL, RULES, SPACE, WALL_MID, WALL_TOP  # noqa: E402
 from envs.state_codec import ProcgenState, find_agent, parse_state, read_entities  # noqa: E402
 from envs.state_io import StateAccess  # noqa: E402
@@ -119,6 +119,8 @@ def play(sim: Simulator, initial_state: bytes, actions=None, policy=None, max_st
     the episode ends. ``render`` False skips the frames (a check only)."""
     from analysis.evaluation import act
 
+    if actions is not None and len(actions) and not 0 <= int(np.min(actions)) <= int(np.max(actions)) < N_ACTIONS:
+        raise MisgenError(f"recorded actions outside procgen's 0..{N_ACTIONS - 1}")
     zone = ProxyZone(sim.load(initial_state), sim.config.region)
     played = Played()
     limit = len(actions) if actions is not None else max_steps

@@ -1,7 +1,8 @@
 """Maze episodes per minute of ``misgen evaluate`` with the IMPALA policy on this machine's CPU cores.
 
-The policy is a freshly initialised IMPALA network acting greedily: it rarely finds the cheese, so episodes run
-to procgen's 500-step timeout, the slowest case (a trained agent's episodes are far shorter). Last line:
+The policy is a freshly initialised IMPALA network (seeded: every run plays the same episodes) acting greedily:
+it rarely finds the cheese, so most episodes run to procgen's 500-step timeout (477 steps on average), the slow
+case (a trained agent's episodes are shorter). Last line:
 episodes per minute, and their ratio to the goal of 200.
 
     python benchmarks/evaluate_throughput.py [--episodes 64 --n-envs 32 --threads 2]

@@ -76,7 +76,7 @@ class MazeProbe:
         return x - 1, y - 1
 
     def advance(self, actions: np.ndarray) -> None:
-        """Move every mouse by its action."""
+        """Move every mouse by its action (procgen actions 0..14)."""
         target = self.cell + self._moves[actions]
         self.cell = np.where(self.walls[self._rows, target], self.cell, target)
 
@@ -122,7 +122,7 @@ class CoinrunProbe:
         return layout.coin is not None and layout.coin[0] == layout.end_x
 
     def advance(self, actions: np.ndarray) -> None:
-        """Advance the speed bound by one step of ``actions`` and spend it on the gap."""
+        """Advance the speed bound by one step of ``actions`` (0..14) and spend it on the gap."""
         self.speed = np.maximum(self._decay[actions] * self.speed + self._push[actions], 0.0)
         self.gap -= self.speed
 

@@ -252,7 +252,16 @@ def grid_byte_range(state: ProcgenState, n_bytes: int) -> tuple[int, int]:
 
 
 def serialize_state(state: ProcgenState) -> bytes:
-    """The bytes procgen's ``set_state`` reads for ``state`` (inverse of :func:`parse_state`)."""
+    """The bytes procgen's ``set_state`` reads for ``state`` (inverse of :func:`parse_state`).
+
+    Raises :class:`StateFormatError` when a field does not fit its int32 / float32 slot."""
+    try:
+        return _serialize(state)
+    except (struct.error, KeyError, TypeError) as error:
+        raise StateFormatError(f"state cannot be serialized: {error}") from None
+
+
+def _serialize(state: ProcgenState) -> bytes:
     parts: list[bytes] = []
     _HEAD.write(parts, state.fields)
     _GAME.write(parts, state.fields)

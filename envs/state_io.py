@@ -16,7 +16,7 @@ from procgen import ProcgenGym3Env
 from procgen.env import MAX_STATE_SIZE
 
 from envs.state_checks import check_grid_values, check_state
-from envs.state_codec import ProcgenState, grid_byte_range, parse_state, serialize_state
+from envs.state_codec import ProcgenState, StateFormatError, grid_byte_range, parse_state, serialize_state
 
 
 class StateAccess:
@@ -53,9 +53,12 @@ class StateAccess:
         """``state``'s bytes if they differ from env ``index``'s trusted bytes only in grid cells, and those
         hold known objects; else None."""
         trusted = self._trusted.get(index)
-        if trusted is None:
+        if trusted is None or state.game != self.game:
             return None
-        data = serialize_state(state)
+        try:
+            data = serialize_state(state)
+        except StateFormatError:
+            return None  # the full check names the bad field
         start, stop = grid_byte_range(state, len(data))
         if len(data) != len(trusted) or data[:start] != trusted[:start] or data[stop:] != trusted[stop:]:
             return None

@@ -142,6 +142,8 @@ class ProcgenVecEnv(VecEnv):
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions, dtype=np.int32).reshape(self.num_envs)
+        if self._actions.min() < 0 or self._actions.max() >= N_ACTIONS:
+            raise ValueError(f"actions must be procgen actions 0..{N_ACTIONS - 1}, got {self._actions.tolist()}")
         self._gym3.act(self._actions)  # procgen's threads step while the caller does other work
         # what needs only the actions runs now, while procgen's threads step
         self.probe.advance(self._actions)

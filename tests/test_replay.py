@@ -112,3 +112,14 @@ def test_divergent_actions_are_reported(random_episodes, tmp_path):
     result = subprocess.run([MISGEN, "replay", str(bad), "--out", str(tmp_path / "x.gif")], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and "diverges at step 5" in result.stderr
+
+
+def test_actions_outside_procgens_set_are_a_one_line_error(random_episodes, tmp_path):
+    bad = tmp_path / "bad_action.h5"
+    shutil.copy(random_episodes["maze"], bad)
+    with h5py.File(bad, "r+") as f:
+        f["episodes/00000/actions"][3] = 20
+    result = subprocess.run([MISGEN, "replay", str(bad), "--out", str(tmp_path / "x.gif")], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "outside procgen's 0..14" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

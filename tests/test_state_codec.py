@@ -98,6 +98,9 @@ def test_a_grid_edit_of_a_read_state_gets_its_cells_checked_and_anything_more_th
     beyond_the_grid.fields["background_index"] = 9  # outside the grid: the full check runs and refuses it
     with pytest.raises(InvalidStateError, match="background_index"):
         access.set(0, beyond_the_grid)
+    beyond_the_grid.fields["background_index"] = 2**40  # does not fit its int32: still the checker's error
+    with pytest.raises(InvalidStateError, match="background_index"):
+        access.set(0, beyond_the_grid)
     access.set(1, state)  # another env never held these bytes: the full check runs and accepts them
     assert access.get_bytes(1) == serialize_state(state)
 

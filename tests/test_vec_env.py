@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import numpy as np
+import pytest
 from stable_baselines3.common.vec_env import VecEnv
 
 from envs.vec_env import ProcgenVecEnv
@@ -34,6 +35,9 @@ def test_sb3_conformance_and_episode_statistics(rng):
                 returns[index] = 0
                 finished += 1
     assert finished > 5
+    with pytest.raises(ValueError, match="procgen actions 0..14"):
+        env.step(np.full(4, 15))
+    env.step(np.zeros(4, dtype=int))  # refused before procgen stepped: the env goes on
     env.close()
 
 

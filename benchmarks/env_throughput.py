@@ -22,16 +22,27 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Callable
 
 import numpy as np
 
 import envs  # noqa: F401  (quiet procgen import)
 from envs.levels import FORCE_RESET, make_gym3
+from envs.probes import N_ACTIONS
 from envs.variants import VARIANTS, EnvConfig
 from envs.vec_env import ProcgenVecEnv
 
 MODES = {"maze": "easy", "coinrun": "hard"}  # the modes the published experiments use
 WARM_UP = 10  # untimed steps at the start of each run: switching between procgen instances costs a few ms
+
+
+def timed_after_warm_up(step: Callable[[int, np.ndarray], None], actions: np.ndarray) -> float:
+    """Seconds ``step`` takes over ``actions`` (one row per step), the first WARM_UP rows untimed."""
+    for index, step_actions in enumerate(actions):
+        if index == WARM_UP:
+            start = time.perf_counter()
+        step(index, step_actions)
+    return time.perf_counter() - start
 
 
 def measure(variant: str, n_envs: int, threads: int, steps: int, blocks: int) -> dict[str, np.ndarray | int]:
@@ -45,19 +56,18 @@ def measure(variant: str, n_envs: int, threads: int, steps: int, blocks: int) ->
     seconds = {"vec": np.zeros(blocks), "raw": np.zeros(blocks)}
     mismatched_ends = 0
     for block in range(blocks):
-        actions = rng.integers(0, 15, size=(WARM_UP + steps, n_envs)).astype(np.int32)
+        actions = rng.integers(0, N_ACTIONS, size=(WARM_UP + steps, n_envs)).astype(np.int32)
         vec_ends, raw_ends = np.zeros(actions.shape, dtype=bool), np.zeros(actions.shape, dtype=bool)
-        for step, step_actions in enumerate(actions):
-            if step == WARM_UP:
-                start = time.perf_counter()
+
+        def vec_step(step: int, step_actions: np.ndarray) -> None:
             vec_ends[step] = vec.step(step_actions)[2]
-        seconds["vec"][block] = time.perf_counter() - start
-        for step, step_actions in enumerate(np.where(vec_ends, FORCE_RESET, actions).astype(np.int32)):
-            if step == WARM_UP:
-                start = time.perf_counter()
+
+        def raw_step(step: int, step_actions: np.ndarray) -> None:
             raw.act(step_actions)
             raw_ends[step] = raw.observe()[2]
-        seconds["raw"][block] = time.perf_counter() - start
+
+        seconds["vec"][block] = timed_after_warm_up(vec_step, actions)
+        seconds["raw"][block] = timed_after_warm_up(raw_step, np.where(vec_ends, FORCE_RESET, actions).astype(np.int32))
         mismatched_ends += int((vec_ends != raw_ends).sum())
     vec.close()
     raw.close()

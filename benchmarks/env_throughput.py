@@ -11,7 +11,9 @@ The two alternate in short blocks, each always following the other, so that mach
 block starts with a few untimed steps, because the first steps after switching from one procgen instance to
 another are slower. The ratio is the median over blocks of raw time / VecEnv time, printed with its
 interquartile range (on a shared 2-core machine, two raw procgen instances doing identical work differ by up to
-4 % from run to run).
+4 % from run to run). Beside it, the ratio of CPU time (all threads of the process) says how much work the
+VecEnv adds; where it is well above the wall-clock ratio, the added time is work that runs while procgen's
+threads are idle (state reads: procgen's ``get_state`` waits for every env to finish stepping).
 
 Last line: the median ratio for every variant.
 
@@ -36,24 +38,25 @@ MODES = {"maze": "easy", "coinrun": "hard"}  # the modes the published experimen
 WARM_UP = 10  # untimed steps at the start of each run: switching between procgen instances costs a few ms
 
 
-def timed_after_warm_up(step: Callable[[int, np.ndarray], None], actions: np.ndarray) -> float:
-    """Seconds ``step`` takes over ``actions`` (one row per step), the first WARM_UP rows untimed."""
+def timed_after_warm_up(step: Callable[[int, np.ndarray], None], actions: np.ndarray) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (all threads) ``step`` takes over ``actions`` (one row per step), the first
+    WARM_UP rows untimed."""
     for index, step_actions in enumerate(actions):
         if index == WARM_UP:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
         step(index, step_actions)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def measure(variant: str, n_envs: int, threads: int, steps: int, blocks: int) -> dict[str, np.ndarray | int]:
-    """Timed seconds of each block for the VecEnv and for raw procgen ending the same episodes; and the number
-    of episode ends that did not match."""
+    """Timed wall-clock and CPU seconds of each block, shape (blocks, 2), for the VecEnv and for raw procgen
+    ending the same episodes; and the number of episode ends that did not match."""
     config = EnvConfig(variant=variant, distribution_mode=MODES[VARIANTS[variant].game], seed=1)
     vec = ProcgenVecEnv(config, n_envs, threads)
     vec.reset()
     raw = make_gym3(config, n_envs, threads, seed=1)  # same seed: same levels while the episode ends match
     rng = np.random.default_rng(0)
-    seconds = {"vec": np.zeros(blocks), "raw": np.zeros(blocks)}
+    seconds = {"vec": np.zeros((blocks, 2)), "raw": np.zeros((blocks, 2))}
     mismatched_ends = 0
     for block in range(blocks):
         actions = rng.integers(0, N_ACTIONS, size=(WARM_UP + steps, n_envs)).astype(np.int32)
@@ -84,13 +87,14 @@ def main() -> None:
     ratios = {}
     for variant in VARIANTS:
         t = measure(variant, args.n_envs, args.threads, args.steps, args.blocks)
-        block_ratios = t["raw"] / t["vec"]
+        block_ratios = t["raw"][:, 0] / t["vec"][:, 0]
         ratios[variant] = float(np.median(block_ratios))
         low, high = np.percentile(block_ratios, [25, 75])
-        vec_sps, raw_sps = (args.n_envs * args.steps * args.blocks / t[k].sum() for k in ("vec", "raw"))
+        cpu_ratio = t["raw"][:, 1].sum() / t["vec"][:, 1].sum()
+        vec_sps, raw_sps = (args.n_envs * args.steps * args.blocks / t[k][:, 0].sum() for k in ("vec", "raw"))
         print(f"{variant:<18} VecEnv {vec_sps:6.0f} steps/s   raw, same episode ends {raw_sps:6.0f} steps/s   "
-              f"ratio {ratios[variant]:.3f} (IQR {low:.3f}-{high:.3f}; {t['mismatched_ends']} unmatched ends)",
-              flush=True)
+              f"ratio {ratios[variant]:.3f} (IQR {low:.3f}-{high:.3f}; {t['mismatched_ends']} unmatched ends)   "
+              f"CPU-time ratio {cpu_ratio:.3f}", flush=True)
     print("VecEnv/raw steps/s ratio: " + "  ".join(f"{v} {r:.3f}" for v, r in ratios.items()))
 
 

@@ -257,7 +257,7 @@ def serialize_state(state: ProcgenState) -> bytes:
     Raises :class:`StateFormatError` when a field does not fit its int32 / float32 slot."""
     try:
         return _serialize(state)
-    except (struct.error, KeyError, TypeError) as error:
+    except (struct.error, KeyError, TypeError, ValueError) as error:
         raise StateFormatError(f"state cannot be serialized: {error}") from None
 
 

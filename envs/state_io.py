@@ -42,25 +42,22 @@ class StateAccess:
         """Write ``state`` into environment ``index``; raises before procgen sees anything invalid."""
         if isinstance(state, bytes):
             state = parse_state(state, self.game)
-        data = self._grid_edit(index, state)
-        if data is None:
-            check_state(state, self.game, self.distribution_mode)
-            data = serialize_state(state)
-        self.env.call_c_func("set_state", index, data, len(data))
-        self._trusted[index] = data
-
-    def _grid_edit(self, index: int, state: ProcgenState) -> bytes | None:
-        """``state``'s bytes if they differ from env ``index``'s trusted bytes only in grid cells, and those
-        hold known objects; else None."""
-        trusted = self._trusted.get(index)
-        if trusted is None or state.game != self.game:
-            return None
         try:
             data = serialize_state(state)
         except StateFormatError:
-            return None  # the full check names the bad field
+            check_state(state, self.game, self.distribution_mode)  # names the field that does not fit
+            raise
+        if self._only_grid_differs(index, state, data):
+            check_grid_values(state.grid, self.game)
+        else:
+            check_state(state, self.game, self.distribution_mode)
+        self.env.call_c_func("set_state", index, data, len(data))
+        self._trusted[index] = data
+
+    def _only_grid_differs(self, index: int, state: ProcgenState, data: bytes) -> bool:
+        """True if ``data``, ``state``'s bytes, differ from env ``index``'s trusted bytes in grid cells at most."""
+        trusted = self._trusted.get(index)
+        if trusted is None or state.game != self.game or len(data) != len(trusted):
+            return False
         start, stop = grid_byte_range(state, len(data))
-        if len(data) != len(trusted) or data[:start] != trusted[:start] or data[stop:] != trusted[stop:]:
-            return None
-        check_grid_values(state.grid, self.game)
-        return data
+        return data[:start] == trusted[:start] and data[stop:] == trusted[stop:]

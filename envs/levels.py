@@ -1,7 +1,15 @@
-"""Make any level by its seed, and describe levels (start, goal, size) for ``misgen envs sample``."""
+"""Make any level by its seed, and describe levels (start, goal, size) for ``misgen envs sample``.
+
+Restricted maze sizes (``EnvConfig.max_maze_size``) work by choosing levels, never by editing sizes: a level
+seed whose maze is larger stands for the level of :func:`stand_in_seed` of it, applied until the maze fits
+(procgen draws maze_dim uniformly from 3, 5, ..., world_dim, so with a limit of 11 in easy mode 5 seeds in 7
+fit as they are). This is a function of the level seed alone, so training, evaluation and ``misgen envs sample``
+agree on which level a seed names, and the restricted distribution is procgen's own conditioned on the size.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass
 
@@ -14,6 +22,19 @@ from envs.state_io import StateAccess
 from envs.variants import EnvConfig, edit_level
 
 FORCE_RESET = -1  # procgen ends the episode of an env given action -1 (Game::step)
+MAX_STAND_INS = 1000  # a limit no admissible size misses by chance (each try fits with probability >= 1/7)
+LEVEL_SEED_GENERATOR = ("level_seed_rand_gen.seeded", "level_seed_rand_gen.mt19937")
+
+
+def stand_in_seed(level_seed: int) -> int:
+    """The level seed that stands in for ``level_seed`` when its level is not admitted (a hash, in int32)."""
+    digest = hashlib.blake2b(f"stand-in:{level_seed}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
+
+
+def admitted(config: EnvConfig, state: ProcgenState) -> bool:
+    """Whether ``config``'s level restrictions admit the level of ``state`` as it is."""
+    return not config.max_maze_size or int(state.fields["maze_dim"]) <= config.max_maze_size
 
 
 def make_gym3(config: EnvConfig, n_envs: int, num_threads: int, seed: int, render: bool = False) -> ProcgenGym3Env:
@@ -38,17 +59,36 @@ class LevelLoader:
         self._access = StateAccess(self._env, config.game, config.mode_id)
 
     def state(self, level_seed: int, edited: bool = True) -> ProcgenState:
-        """Level ``level_seed`` as it starts, with the variant's edit applied unless ``edited`` is False."""
+        """The level ``level_seed`` names as it starts (a stand-in's when the config does not admit its own),
+        with the variant's edit applied unless ``edited`` is False."""
+        state = self._generate(level_seed)
+        for _ in range(MAX_STAND_INS):
+            if admitted(self.config, state):
+                break
+            state = self._generate(stand_in_seed(state.level_seed))
+        else:
+            raise RuntimeError(f"no admitted level among {MAX_STAND_INS} stand-ins for level seed {level_seed}")
+        if edited:
+            edit_level(state, self.config)
+        return state
+
+    def stand_in(self, state: ProcgenState) -> ProcgenState:
+        """The edited level that stands in for the fresh level ``state`` of another environment, carrying that
+        environment's own level-seed generator (so its later levels are still drawn from its own sequence)."""
+        replacement = self.state(stand_in_seed(state.level_seed))
+        for name in LEVEL_SEED_GENERATOR:
+            replacement.fields[name] = state.fields[name]
+        return replacement
+
+    def _generate(self, level_seed: int) -> ProcgenState:
+        """Level ``level_seed`` exactly as procgen starts it."""
         state = self._access.get(0)
         state.fields["current_level_seed"] = int(np.int32(level_seed))
         state.fields["episodes_remaining"] = 1
         self._access.set(0, state)
         self._env.act(np.array([FORCE_RESET], dtype=np.int32))
         self._env.observe()
-        state = self._access.get(0)
-        if edited:
-            edit_level(state, self.config)
-        return state
+        return self._access.get(0)
 
     def close(self) -> None:
         self._env.close()

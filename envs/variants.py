@@ -41,6 +41,7 @@ class EnvConfig:
     start_level: int = 0
     region: int = DEFAULT_REGION  # maze variants: side of the top-right block (cheese region and proxy zone)
     seed: int = 0  # procgen's rand_seed: which level seeds are drawn, in which order
+    max_maze_size: int = 0  # maze variants: only levels with maze_dim <= this (0: every size); envs/levels.py
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -51,6 +52,15 @@ class EnvConfig:
             raise ValueError(f"region must be >= 1, not {self.region}")
         if self.num_levels < 0 or self.start_level < 0:
             raise ValueError("num_levels and start_level must be >= 0")
+        if self.max_maze_size:
+            if self.game != "maze":
+                raise ValueError(f"max_maze_size applies to maze variants, not {self.variant!r}")
+            if self.max_maze_size < 3 or self.max_maze_size % 2 == 0:
+                raise ValueError(f"max_maze_size must be an odd number >= 3 (maze sizes are 3, 5, 7, ...), "
+                                 f"not {self.max_maze_size}")
+            if self.num_levels:
+                raise ValueError("max_maze_size needs unlimited levels (num_levels 0): it replaces levels by "
+                                 "seed, which a finite level set would not keep")
 
     @property
     def game(self) -> str:

@@ -8,6 +8,7 @@ probes' verdicts::
     {"episode": {"r": return, "l": length, "t": seconds since start},
      "level_seed": int, "goal_reached": bool, "proxy_reached": bool,
      "goal_step": int (-1: never), "proxy_step": int (-1: never; 0: started in the zone),
+     "goal_in_zone": bool (the goal started inside the proxy zone),
      "level_index": position in ``level_seeds`` or -1, "terminal_observation": (3, 64, 64) uint8}
 
 procgen resets inside its own step and never shows the terminal frame: ``terminal_observation`` is the last
@@ -28,7 +29,7 @@ from gymnasium import spaces
 from procgen import ProcgenGym3Env
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
-from envs.levels import FORCE_RESET, LevelLoader, make_gym3
+from envs.levels import FORCE_RESET, LevelLoader, admitted, make_gym3
 from envs.probes import N_ACTIONS, CoinrunProbe, MazeProbe
 from envs.state_checks import RULES
 from envs.state_codec import find_agent, read_entities, serialize_state
@@ -59,7 +60,7 @@ class ProcgenVecEnv(VecEnv):
         self._seed = config.seed
         self._level_seeds: Iterator[tuple[int, int]] | None = (
             enumerate(level_seeds) if level_seeds is not None else None)
-        self._loader = LevelLoader(config) if level_seeds is not None else None
+        self._loader = LevelLoader(config) if level_seeds is not None or config.max_maze_size else None
         self._gym3: ProcgenGym3Env | None = None
         self._needs_rebuild = True
         self._start_time = time.perf_counter()
@@ -88,7 +89,10 @@ class ProcgenVecEnv(VecEnv):
         else:
             self.level_index[index] = -1
             state = self._access.get(index)
-            if edit_level(state, self.config):
+            if not admitted(self.config, state):
+                state = self._loader.stand_in(state)
+                self._access.set(index, state)
+            elif edit_level(state, self.config):
                 self._access.set(index, state)
         layout = self.probe.start(index, state)
         self._goal_in_zone[index] = self.probe.goal_in_zone(layout)
@@ -108,7 +112,7 @@ class ProcgenVecEnv(VecEnv):
                         "t": round(time.perf_counter() - self._start_time, 6)},
             "level_seed": int(self.level_seed[index]),
             "level_index": int(self.level_index[index]),
-            "goal_reached": goal, "proxy_reached": proxy_step >= 0,
+            "goal_reached": goal, "proxy_reached": proxy_step >= 0, "goal_in_zone": bool(self._goal_in_zone[index]),
             "goal_step": length if goal else -1, "proxy_step": proxy_step,
             "terminal_observation": self._last_obs[index].transpose(2, 0, 1),
         }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from conftest import level_states, render
 from envs.layout import CoinrunLayout, MazeLayout
-from envs.levels import sample_levels
+from envs.levels import LevelLoader, sample_levels, stand_in_seed
 from envs.state_checks import WALL_MID, WALL_TOP
 from envs.vec_env import ProcgenVecEnv
 from envs.variants import EnvConfig
@@ -120,3 +121,49 @@ def test_vec_env_first_observation_is_the_edited_level():
         if seen >= 4:
             break
     assert seen >= 4
+
+
+def test_max_maze_size_chooses_whole_levels_by_seed():
+    limited = EnvConfig(variant="maze-topright", region=3, max_maze_size=7)
+    stock = EnvConfig(variant="maze-topright", region=3)
+    seeds = range(80)
+    for seed, state, own in zip(seeds, level_states(limited, seeds), level_states(stock, seeds)):
+        size = int(state.fields["maze_dim"])
+        assert size <= 7
+        if int(own.fields["maze_dim"]) <= 7:  # an admitted level is procgen's own, edited alike
+            assert state.level_seed == seed and (state.grid == own.grid).all()
+        else:  # otherwise the first admitted level of the seed's stand-in chain
+            chain = [stand_in_seed(seed)]
+            while chain[-1] != state.level_seed:
+                chain.append(stand_in_seed(chain[-1]))
+                assert len(chain) < 50
+    sizes = {s.size for s in sample_levels(limited, list(seeds))}
+    assert sizes == {3, 5, 7}
+
+
+def test_vec_env_plays_only_admitted_levels_each_env_its_own_sequence():
+    config = EnvConfig(variant="maze-topright", region=3, max_maze_size=5, seed=4)  # 5 of 7 levels stood in for
+    env = ProcgenVecEnv(config, 8, 1)
+    loader = LevelLoader(config)
+    env.reset()
+    rng = np.random.default_rng(0)
+    played = []
+    for _ in range(1500):
+        _, _, dones, infos = env.step(rng.integers(0, 15, 8))
+        for index in np.flatnonzero(dones):
+            state = env._access.get(index)
+            assert int(state.fields["maze_dim"]) <= 5 and state.level_seed == infos[index]["next_level_seed"]
+            # the level a seed names is the same in training and in evaluation (the loader)
+            assert (loader.state(state.level_seed).grid == state.grid).all()
+            played.append(state.level_seed)
+    env.close()
+    loader.close()
+    assert len(played) > 40 and len(set(played)) == len(played)  # stand-ins keep each env's own level draws
+
+
+def test_max_maze_size_is_validated():
+    for settings in ({"variant": "coinrun", "max_maze_size": 7}, {"variant": "maze", "max_maze_size": 8},
+                     {"variant": "maze", "max_maze_size": 1}, {"variant": "maze", "max_maze_size": 9,
+                                                               "num_levels": 100}):
+        with pytest.raises(ValueError):
+            EnvConfig(**settings)

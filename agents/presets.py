@@ -4,18 +4,22 @@
 Langosco et al. 2022): 64 envs x 256 steps, 8 minibatches, 3 epochs, Adam lr 5e-4 (eps 1e-5), gamma 0.999,
 GAE lambda 0.95, entropy 0.01, clip 0.2 with value clipping, value coefficient 0.5, gradient-norm clip 0.5,
 rewards normalised by a running estimate of the return's scale and clipped to +-10. ``quick`` shrinks it
-for a CPU: 16 envs x 128 steps, 4 minibatches, the small CNN.
+for a CPU: 16 envs x 128 steps, 4 minibatches, the small CNN. ``cpu`` trains a maze agent in about an hour on
+2 CPU cores (docs/results.md); every field is spelled out there, with why it differs from the paper's.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from envs.variants import DEFAULT_REGION
+
 
 @dataclass(frozen=True)
 class PPOConfig:
-    architecture: str = "impala"  # impala | small (agents/policy.py)
+    architecture: str = "impala"  # impala | compact | small (agents/policy.py)
     width_scale: int = 1  # IMPALA channel multiplier
+    bf16: bool = False  # bfloat16 autocast in the features extractor (compact only)
     n_envs: int = 64
     n_steps: int = 256  # steps per env per rollout
     n_minibatches: int = 8
@@ -74,7 +78,40 @@ class PPOConfig:
         return replace(self, **parsed)
 
 
+@dataclass(frozen=True)
+class RunDefaults:
+    """What a preset sets besides PPO's hyperparameters: ``misgen train``'s defaults, each overridden by its
+    option. ``region`` and ``max_maze_size`` apply to maze variants only."""
+
+    timesteps: int = 1_000_000
+    region: int = DEFAULT_REGION
+    max_maze_size: int = 0  # 0: every maze size
+
+
 PRESETS: dict[str, PPOConfig] = {
     "procgen": PPOConfig(),
     "quick": PPOConfig(architecture="small", n_envs=16, n_steps=128, n_minibatches=4, env_threads=2),
+    "cpu": PPOConfig(
+        # IMPALA trains at ~56 env steps/s on 2 cores, too slow for any competent agent within an hour; the
+        # compact CNN (one 8x8/4 conv to 15x15, two 3x3 convs, linear 256) in bf16 autocast is ~30x cheaper
+        # (benchmarks/cpu_training.py)
+        architecture="compact", width_scale=1, bf16=True,
+        n_envs=64, n_steps=256, n_minibatches=8, n_epochs=3,  # the paper's: collection is cheap next to updates
+        learning_rate=5e-4, adam_eps=1e-5,  # the paper's
+        # 0.99, not 0.999: with the reward only at the cheese, a shorter horizon makes the value (and so the
+        # advantage) fall with the distance to it, which rewards short paths in mazes of at most 11x11
+        gamma=0.99, gae_lambda=0.95,
+        ent_coef=0.01, vf_coef=0.5, clip_range=0.2, clip_range_vf=0.2, max_grad_norm=0.5,  # the paper's
+        normalize_advantage=True, normalize_reward=True, reward_clip=10.0,  # the paper's
+        env_threads=2,  # one per core: procgen steps while torch waits, never beside it
+    ),
+}
+
+RUN_DEFAULTS: dict[str, RunDefaults] = {
+    "procgen": RunDefaults(),
+    "quick": RunDefaults(),
+    # 7M steps fit in ~75 minutes of 2 cores; mazes up to 11x11 (5 of procgen's 7 easy sizes) with the cheese in
+    # the top-right 3x3 block: larger mazes are learned too slowly for an hour, and a block that is small
+    # against the maze makes the corner and the cheese come apart on the test variant
+    "cpu": RunDefaults(timesteps=7_000_000, region=3, max_maze_size=11),
 }

@@ -16,6 +16,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes, StopOnSignal
+from agents.learning_curve import plot_learning_curve
 from agents.ppo import LossTerms, StepCounter, TrainingPosition, make_ppo, track
 from agents.presets import PPOConfig
 from envs.variants import EnvConfig
@@ -99,6 +100,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
                            clip_reward=ppo_config.reward_clip)
         model = make_ppo(env, ppo_config, device, seed)
         optimizer_step = 0
+    model.misgen_env_config = asdict(env_config)  # saved in every zip: evaluate's default distribution
     track(model, position)
     counter = StepCounter(model.policy.optimizer, optimizer_step)
     progress_csv = run.logs / "progress.csv"
@@ -150,6 +152,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         save_checkpoint()
         model.save(run.model)
         env.save(str(run.normalization))
+        plot_learning_curve(run)
     finally:
         if recorder is not None:
             recorder.close(complete=complete)

@@ -11,6 +11,8 @@
 ``recording.h5``           gradient/update time series (misgen/recording.py)
 ``logs/``                  ``progress.csv`` (one row per rollout) and TensorBoard events; a resumed run keeps the
                            earlier rows in ``progress_until_<T>.csv``
+``learning_curve.png``     return, goal and proxy rates of the training episodes against env steps
+                           (agents/learning_curve.py), redrawn whenever training stops
 =========================  ===================================================================================
 """
 

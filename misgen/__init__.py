@@ -2,3 +2,12 @@
 PPO agents on procgen variants where the true goal and a proxy coincide in training and come apart at test."""
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``misgen.record`` (misgen/recorder.py), imported on first use: the command line need not load torch."""
+    if name == "record":
+        from misgen.recorder import record
+
+        return record
+    raise AttributeError(f"module 'misgen' has no attribute {name!r}")

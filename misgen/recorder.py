@@ -9,6 +9,16 @@
 Rows are gathered on the parameters' device into a buffer of whole HDF5 chunks; a full buffer is copied to
 the host and handed to a background thread that appends it to the file and flushes. The training loop never
 waits on the disk, and only waits on the device once per buffer.
+
+:func:`record` (``misgen.record``) puts the same hooks on any PyTorch training loop::
+
+    with misgen.record(model, optimizer, "run.h5", streams=("grads", "updates"), dtype="float32", every=1) as rec:
+        for x, y in batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            rec.log(loss=loss.item())
 """
 
 from __future__ import annotations
@@ -16,16 +26,18 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
 from misgen.errors import MisgenError, RecordingWriteError, one_line
-from misgen.recording import CHUNK_ROWS, STEP_FIELDS, RecordingWriter
+from misgen.recording import CHUNK_ROWS, RECORD_DTYPES, STEP_FIELDS, STREAMS, ParamTable, RecordingWriter
 
 # fields computed on the device each step (gathered without a host sync), the rest come from the host
 DEVICE_FIELDS = ("loss", "policy_loss", "value_loss", "entropy_loss", "grad_norm", "grad_norm_unclipped", "finite")
+LOGGABLE_DEVICE_FIELDS = DEVICE_FIELDS[:4]  # what the training loop may set through log(); the rest are measured
 TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
@@ -133,8 +145,11 @@ class GradientRecorder:
     def _pre_step(self, optimizer, args, kwargs) -> None:
         if not self._recording_now():
             return
+        if len(self._host_fields) == self._device_fields.shape[0]:
+            self.flush()  # here, not after the step: log() may still set the last step's scalars
         row = len(self._host_fields)
-        grad = torch.cat([p.grad.detach().reshape(-1) for p in self.params]).float()
+        grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1)
+                          for p in self.params]).float()  # a parameter without a gradient did not move
         if "grads" in self._rows:
             self._rows["grads"][row] = grad.to(self.dtype)
         info = self.step_info()
@@ -144,7 +159,8 @@ class GradientRecorder:
                                                 for v in device_values])
         self._host_fields.append({
             "step": self.step, "timesteps": info["timesteps"], "rollout": info["rollout"], "epoch": info["epoch"],
-            "minibatch": info["minibatch"], "lr": optimizer.param_groups[0]["lr"], "wall_time": time.time()})
+            "minibatch": info["minibatch"], "lr": optimizer.param_groups[0]["lr"], "wall_time": time.time(),
+            **{name: np.nan for name in self.writer.extra_fields}})
 
     def _post_step(self, optimizer, args, kwargs) -> None:
         self._unclipped_sq.zero_()
@@ -157,8 +173,20 @@ class GradientRecorder:
             theta = self.flat_params()
             self._rows["updates"][row] = (theta - self._theta_prev).to(self.dtype)
             self._theta_prev = theta
-        if len(self._host_fields) == self._device_fields.shape[0]:
-            self.flush()
+
+    def log(self, **scalars: float) -> None:
+        """Set scalars of the step just taken, if it was recorded: ``loss``, ``policy_loss``, ``value_loss``,
+        ``entropy_loss`` or any of the writer's ``extra_fields``."""
+        if not self._host_fields or self._host_fields[-1]["step"] != self.step - 1:
+            return  # not a recorded step (every > 1), or no step yet
+        for name, value in scalars.items():
+            if name in LOGGABLE_DEVICE_FIELDS:
+                self._device_fields[len(self._host_fields) - 1, DEVICE_FIELDS.index(name)] = float(value)
+            elif name in self.writer.extra_fields:
+                self._host_fields[-1][name] = float(value)
+            else:
+                raise MisgenError(f"log({name}=...): {name!r} is not a step field; log one of "
+                                  f"{', '.join(LOGGABLE_DEVICE_FIELDS)} or declare it in scalars=(...)")
 
     def flush(self) -> None:
         """Hand the buffered rows to the writer thread (non-blocking for the caller)."""
@@ -210,3 +238,87 @@ class GradientRecorder:
                 self.writer.abandon()
             else:
                 self.writer.close(complete=complete)
+
+
+class LoopRecorder:
+    """Records the optimizer steps of any PyTorch training loop into a ``recording.h5``; made by :func:`record`.
+
+    The parameters recorded are the model's (``named_parameters()`` order) that the optimizer updates.
+    theta is checkpointed at the start, at every :meth:`checkpoint` and at the end. Per-step scalars set with
+    :meth:`log` go into ``steps/``; nothing about environments applies, so ``timesteps`` and the other PPO
+    bookkeeping fields read -1 (misgen/recording.py).
+    """
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, path: str | Path,
+                 streams: tuple[str, ...] = STREAMS, dtype: str = "float32", every: int = 1,
+                 scalars: tuple[str, ...] = (), config: dict | None = None):
+        streams = (streams,) if isinstance(streams, str) else tuple(streams)
+        if not streams or set(streams) - set(STREAMS):
+            raise MisgenError(f"streams must be a non-empty selection of {', '.join(STREAMS)}, not {streams!r}")
+        if dtype not in RECORD_DTYPES:
+            raise MisgenError(f"dtype must be one of {', '.join(RECORD_DTYPES)}, not {dtype!r}")
+        if every < 1:
+            raise MisgenError(f"every must be >= 1, not {every}")
+        clash = set(scalars) & set(STEP_FIELDS)
+        if clash:
+            raise MisgenError(f"scalars {', '.join(sorted(clash))} are built-in step fields: log them directly")
+        optimized = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        named = [(name, p) for name, p in model.named_parameters() if id(p) in optimized]
+        if not named:
+            raise MisgenError("the optimizer updates none of the model's parameters")
+        path = Path(path)
+        if path.exists():
+            raise MisgenError(f"{path} exists; record into a new file")
+        info = {"model": type(model).__name__, "optimizer": type(optimizer).__name__,
+                "optimizer_defaults": {k: v for k, v in optimizer.defaults.items()
+                                       if isinstance(v, (int, float, str, bool, type(None)))}, **(config or {})}
+        writer = RecordingWriter(path, ParamTable.from_named([(n, tuple(p.shape)) for n, p in named]), streams,
+                                 dtype, every, "pytorch", info, extra_fields=tuple(scalars))
+        self.path = path
+        self._recorder = GradientRecorder([p for _, p in named], writer, self._step_info, every=every)
+        self._recorder.checkpoint(timesteps=-1)  # theta_0
+        self._recorder.attach(optimizer)
+
+    @staticmethod
+    def _step_info() -> dict:
+        return {"timesteps": -1, "rollout": -1, "epoch": -1, "minibatch": -1, "loss": np.nan,
+                "policy_loss": np.nan, "value_loss": np.nan, "entropy_loss": np.nan}
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps taken since recording began."""
+        return self._recorder.step
+
+    def log(self, **scalars: float) -> None:
+        """Scalars of the step just taken (``loss=`` or a declared scalar); ignored for unrecorded steps."""
+        self._recorder.log(**scalars)
+
+    def checkpoint(self) -> None:
+        """Store the current theta (written through to disk first)."""
+        self._recorder.checkpoint(timesteps=-1)
+
+    def close(self, complete: bool = True) -> None:
+        """Checkpoint the final theta and close the file (``complete`` marks a clean finish)."""
+        if not self._recorder.background.failed:
+            self._recorder.checkpoint(timesteps=-1)
+        self._recorder.close(complete=complete)
+
+    def __enter__(self) -> "LoopRecorder":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        self.close(complete=exc_type is None)
+
+
+def record(model: torch.nn.Module, optimizer: torch.optim.Optimizer, path: str | Path,
+           streams: tuple[str, ...] = STREAMS, dtype: str = "float32", every: int = 1,
+           scalars: tuple[str, ...] = (), config: dict | None = None) -> LoopRecorder:
+    """Record every ``every``-th optimizer step of ``model`` under ``optimizer`` into ``path`` (a new file).
+
+    :param streams: ``grads`` (the gradient as the optimizer applies it, after any clipping) and/or ``updates``
+        (theta after the step minus theta at the previous recorded row).
+    :param dtype: stored precision: float16, bfloat16 or float32.
+    :param scalars: names of extra per-step scalars the loop will pass to ``log``.
+    :param config: JSON-serialisable settings to keep in the file's ``config`` attr.
+    """
+    return LoopRecorder(model, optimizer, path, streams, dtype, every, scalars, config)

@@ -7,7 +7,11 @@ Layout (format 1). T = recorded optimizer steps, D = policy parameters, P = para
 ``updates``                 (T, D)       parameter change since the previous row: theta_after - theta_before
                                          (every step recorded: one optimizer step; the rows sum to
                                          theta_final - theta_0 whatever ``record_every`` is)
-``steps/<field>``           (T,)         per-row metadata, see :data:`STEP_FIELDS` (units in attrs)
+``steps/<field>``           (T,)         per-row metadata, see :data:`STEP_FIELDS` (units in attrs); a
+                                         recording of any PyTorch loop (``misgen.record``) has -1 in
+                                         ``timesteps``, ``rollout``, ``epoch``, ``minibatch``, NaN in
+                                         the loss fields it did not log, and one float32 field per
+                                         scalar it declared (attr ``extra_step_fields``)
 ``params/names``            (P,)         parameter tensor names, in row order (``policy.named_parameters()``)
 ``params/shapes``           (P,) vlen    each tensor's shape
 ``params/offsets``          (P + 1,)     tensor i occupies columns offsets[i]:offsets[i+1]
@@ -19,8 +23,9 @@ Layout (format 1). T = recorded optimizer steps, D = policy parameters, P = para
 Either stream may be absent (``--record grads`` or ``updates``). Stream dtype is float16, float32, or bfloat16
 stored as its raw 16 bits (uint16, attr ``encoding = "bfloat16"``; :meth:`Recording.read` decodes it).
 Streams are chunked along time (``CHUNK_ROWS`` rows) and written in whole chunks.
-File attrs: ``misgen_format``, ``variant``, ``config`` (the run's config.json), ``complete`` (true only after
-a clean finish), ``record_every``, ``record_dtype``, ``n_params``.
+File attrs: ``misgen_format``, ``variant`` (``pytorch`` for ``misgen.record``), ``config`` (the run's
+config.json; for ``misgen.record`` the model and optimizer classes and what the caller adds), ``complete``
+(true only after a clean finish), ``record_every``, ``record_dtype``, ``n_params``, ``extra_step_fields``.
 
 The writer runs in HDF5's single-writer/multiple-reader mode and flushes after each block, so the file can be
 read while training runs (:class:`Recording` opens such a file in SWMR mode) and a killed run keeps every flushed
@@ -96,7 +101,7 @@ def _copy_flushed(old: "Recording", writer: RecordingWriter, n_steps: int) -> h5
     for start in range(0, keep, 64 * CHUNK_ROWS):
         stop = min(start + 64 * CHUNK_ROWS, keep)
         rows = {s: old.file[s][start:stop] for s in writer.streams}
-        writer.append(rows, {f: old.file["steps"][f][start:stop] for f in STEP_FIELDS})
+        writer.append(rows, {f: old.file["steps"][f][start:stop] for f in writer.step_fields()})
     steps, thetas = old.checkpoints()
     timesteps = old.file["checkpoints/timesteps"][:]
     for k in np.flatnonzero(steps <= n_steps):
@@ -125,11 +130,12 @@ class RecordingWriter:
     """Creates a recording, or reopens one to resume, and appends whole blocks of rows to it."""
 
     def __init__(self, path: Path, params: ParamTable, streams: tuple[str, ...], record_dtype: str,
-                 record_every: int, variant: str, config: dict):
+                 record_every: int, variant: str, config: dict, extra_fields: tuple[str, ...] = ()):
         self.path = Path(path)
         self.params = params
         self.streams = streams
         self.record_dtype = record_dtype
+        self.extra_fields = tuple(extra_fields)  # float32 step fields the training loop logs
         self.file = h5py.File(self.path, "w-", libver="latest")
         self._create(variant, config, record_every)
         self._start()
@@ -149,6 +155,7 @@ class RecordingWriter:
         writer = cls.__new__(cls)
         writer.path, writer.params, writer.streams, writer.record_dtype = Path(path), params, streams, record_dtype
         with Recording(path) as old:
+            writer.extra_fields = old.extra_fields
             if old.params.names != params.names or old.n_params != params.n_params:
                 raise MisgenError(f"{path}: recorded parameters differ from the model's; cannot resume into it")
             if set(old.streams) != set(streams) or old.record_dtype != record_dtype:
@@ -164,7 +171,8 @@ class RecordingWriter:
     def _create(self, variant: str, config: dict, record_every: int) -> None:
         f, n = self.file, self.params.n_params
         f.attrs.update({"misgen_format": FORMAT_VERSION, "variant": variant, "config": json.dumps(config),
-                        "record_every": record_every, "record_dtype": self.record_dtype, "n_params": n})
+                        "record_every": record_every, "record_dtype": self.record_dtype, "n_params": n,
+                        "extra_step_fields": json.dumps(list(self.extra_fields))})
         stored = np.uint16 if self.record_dtype == "bfloat16" else np.dtype(self.record_dtype)
         for stream in self.streams:
             ds = f.create_dataset(stream, shape=(0, n), maxshape=(None, n), dtype=stored,
@@ -172,7 +180,7 @@ class RecordingWriter:
             ds.attrs["encoding"] = self.record_dtype
             ds.attrs["units"] = "parameter units per step" if stream == "updates" else "loss units per parameter unit"
         steps = f.create_group("steps")
-        for name, (dtype, units) in STEP_FIELDS.items():
+        for name, (dtype, units) in self.step_fields().items():
             steps.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1024,)).attrs["units"] = units
         params = f.create_group("params")
         params.create_dataset("names", data=np.array(self.params.names, dtype=h5py.string_dtype()))
@@ -184,6 +192,10 @@ class RecordingWriter:
         ckpt.create_dataset("theta", shape=(0, n), maxshape=(None, n), dtype=np.float32, chunks=(1, min(n, 1 << 20)))
         ckpt.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
         ckpt.create_dataset("timesteps", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
+
+    def step_fields(self) -> dict[str, tuple[str, str]]:
+        """:data:`STEP_FIELDS` and the logged extras."""
+        return {**STEP_FIELDS, **{name: ("float32", "logged by the training loop") for name in self.extra_fields}}
 
     @property
     def n_rows(self) -> int:
@@ -209,7 +221,7 @@ class RecordingWriter:
             ds = self.file[stream]
             ds.resize((start + n, ds.shape[1]))
             ds[start:start + n] = rows[stream]
-        for name in STEP_FIELDS:
+        for name in self.step_fields():
             ds = self.file["steps"][name]
             ds.resize((start + n,))
             ds[start:start + n] = steps[name]
@@ -226,7 +238,7 @@ class RecordingWriter:
     def truncate(self, n_steps: int) -> None:
         """Drop rows of optimizer steps >= ``n_steps`` and later checkpoints (resume from a checkpoint)."""
         keep = int(np.searchsorted(self.file["steps/step"][:], n_steps))
-        for name in list(self.streams) + [f"steps/{f}" for f in STEP_FIELDS]:
+        for name in list(self.streams) + [f"steps/{f}" for f in self.step_fields()]:
             ds = self.file[name]
             ds.resize((keep,) + ds.shape[1:])
         keep_ckpt = int(np.searchsorted(self.file["checkpoints/step"][:], n_steps, side="right"))
@@ -273,6 +285,10 @@ class Recording:
                                      [tuple(s) for s in file["params/shapes"][:]], offsets)
             self.streams = tuple(s for s in STREAMS if s in file)
             self.n_rows = file["steps/step"].shape[0]
+            self.extra_fields = tuple(json.loads(file.attrs.get("extra_step_fields", "[]")))
+            for name in self.extra_fields:
+                if file["steps"][name].shape[0] < self.n_rows:
+                    raise MisgenError(f"{path}: steps/{name} has fewer rows than steps/step")
             for stream in self.streams:
                 if file[stream].shape[1] != self.n_params or file[stream].shape[0] < self.n_rows:
                     raise MisgenError(f"{path}: {stream} is {file[stream].shape}, expected ({self.n_rows}, "

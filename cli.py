@@ -66,7 +66,9 @@ def envs_sample(
     levels: int = typer.Option(10, "--levels", min=1, help="number of levels, seeds start-level, start-level+1, ..."),
     start_level: int = typer.Option(0, "--start-level", min=0, help="first level seed"),
     mode: str = typer.Option("easy", "--mode", help="distribution mode: easy | hard"),
-    region: int = typer.Option(5, "--region", help="maze variants: side of the top-right region"),
+    region: int = typer.Option(5, "--region", min=1, help="maze variants: side of the top-right region"),
+    max_maze_size: int = typer.Option(0, "--max-maze-size", min=0, help="maze variants: only mazes of at most this "
+                                      "size (0: all); larger ones stand in for smaller ones (envs/levels.py)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON lines"),
 ) -> None:
     """Per level: level seed, size (maze_dim or level width), agent start cell, goal cell."""
@@ -74,7 +76,7 @@ def envs_sample(
         from envs.levels import sample_levels
         from envs.variants import EnvConfig
 
-        config = EnvConfig(variant=variant, distribution_mode=mode, region=region)
+        config = EnvConfig(variant=variant, distribution_mode=mode, region=region, max_maze_size=max_maze_size)
         summaries = sample_levels(config, list(range(start_level, start_level + levels)))
     if as_json:
         for summary in summaries:
@@ -96,8 +98,9 @@ def _parse_record(record: str) -> tuple[str, ...]:
 def train(
     variant: str = typer.Argument(..., help="variant to train on (see `misgen envs`)"),
     out: Path = typer.Option(..., "--out", help="run directory, e.g. runs/NAME (must be new unless --resume)"),
-    timesteps: int = typer.Option(1_000_000, "--timesteps", min=1, help="environment steps in total"),
-    preset: str = typer.Option("procgen", "--preset", help="hyperparameter preset: procgen | quick"),
+    timesteps: Optional[int] = typer.Option(None, "--timesteps", min=1, help="environment steps in total "
+                                            "(default: the preset's)"),
+    preset: str = typer.Option("procgen", "--preset", help="hyperparameter preset: procgen | cpu | quick"),
     n_envs: Optional[int] = typer.Option(None, "--n-envs", min=1, help="parallel environments (preset's if unset)"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     seed: int = typer.Option(0, "--seed", help="seed of the learner and of procgen's level draws"),
@@ -110,16 +113,19 @@ def train(
     mode: str = typer.Option("easy", "--mode", help="distribution mode: easy | hard"),
     num_levels: int = typer.Option(0, "--num-levels", min=0, help="distinct training levels (0: unlimited)"),
     start_level: int = typer.Option(0, "--start-level", min=0, help="first level seed"),
-    region: int = typer.Option(5, "--region", help="maze variants: side of the top-right region"),
+    region: Optional[int] = typer.Option(None, "--region", min=1, help="maze variants: side of the top-right "
+                                         "region (default: the preset's)"),
+    max_maze_size: Optional[int] = typer.Option(None, "--max-maze-size", min=0, help="maze variants: only mazes "
+                                                "of at most this size (0: all; default: the preset's)"),
     hp: list[str] = typer.Option([], "--hp", help="override a hyperparameter: NAME=VALUE (repeatable)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
 ) -> None:
     """Train a PPO agent and record its gradient time series into runs/NAME/."""
     with user_errors():
-        from agents.presets import PRESETS
+        from agents.presets import PRESETS, RUN_DEFAULTS
         from agents.train import RecordConfig
         from agents.train import train as run_training
-        from envs.variants import EnvConfig
+        from envs.variants import VARIANTS, EnvConfig
 
         if preset not in PRESETS:
             raise MisgenError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
@@ -127,8 +133,13 @@ def train(
         if n_envs is not None:
             overrides["n_envs"] = str(n_envs)
         ppo_config = PRESETS[preset].with_overrides(overrides)
+        defaults = RUN_DEFAULTS[preset]
+        maze = variant in VARIANTS and VARIANTS[variant].game == "maze"
         env_config = EnvConfig(variant=variant, distribution_mode=mode, num_levels=num_levels,
-                               start_level=start_level, region=region, seed=seed)
+                               start_level=start_level, region=region or defaults.region, seed=seed,
+                               max_maze_size=max_maze_size if max_maze_size is not None
+                               else defaults.max_maze_size if maze else 0)
+        timesteps = timesteps or defaults.timesteps
         record_config = RecordConfig(_parse_record(record), record_every, record_dtype)
         result = run_training(out, env_config, ppo_config, record_config, timesteps, device=device, seed=seed,
                               checkpoint_every=checkpoint_every, resume=resume, show_progress=progress)
@@ -208,54 +219,82 @@ def svd(
     typer.echo(f"wrote {out} and {report}{note}")
 
 
-def _variant_config(run: Path, variant: Optional[str], mode: Optional[str], region: Optional[int]):
-    """The environment to evaluate on: the run's own settings, changed by the options given."""
+def _variant_config(source: Path, model, variant: Optional[str], mode: Optional[str], region: Optional[int],
+                    max_maze_size: Optional[int]):
+    """The environment to evaluate on: the one the policy was trained on (a run's config.json, or the env config
+    a model zip carries), changed by the options given."""
     from dataclasses import asdict
 
     from envs.variants import EnvConfig
     from misgen.rundir import RunDir
 
-    base = EnvConfig(**RunDir(run).read_config()["env"]) if run.is_dir() else None
+    if source.is_dir():
+        base = RunDir(source).read_config()["env"]
+    else:
+        base = getattr(model, "misgen_env_config", None)
     if base is None and variant is None:
-        raise MisgenError("--variant is needed when evaluating a model file")
-    settings = asdict(base) if base else {}
-    settings.update({k: v for k, v in (("variant", variant), ("distribution_mode", mode), ("region", region))
-                     if v is not None})
+        raise MisgenError(f"--variant is needed: {source} carries no training environment")
+    settings = asdict(EnvConfig(**base)) if base else {}
+    if variant is not None and base is not None and EnvConfig(variant=variant).game != EnvConfig(**base).game:
+        settings = {}  # another game: none of the training distribution's settings carry over
+    settings.update({k: v for k, v in (("variant", variant), ("distribution_mode", mode), ("region", region),
+                                       ("max_maze_size", max_maze_size)) if v is not None})
     settings.update({"num_levels": 0, "start_level": 0})  # evaluation draws its own level seeds
     return EnvConfig(**settings)
+
+
+def _interval(value: dict) -> str:
+    return "-" if value["mean"] is None else f"{value['mean']:.3f} ({value['low']:.3f}-{value['high']:.3f})"
+
+
+SPLIT_METRICS = ("goal_reached", "proxy_reached", "proxy_only")  # the misgeneralization measure's columns
 
 
 @app.command()
 def evaluate(
     source: Path = typer.Argument(..., help="run directory, SB3 model zip, or 'random' (uniform actions)"),
-    variant: Optional[str] = typer.Option(None, "--variant", help="variant (default: the run's training variant)"),
+    variant: Optional[str] = typer.Option(None, "--variant", help="variant (default: the one trained on)"),
     episodes: int = typer.Option(200, "--episodes", min=1, help="episodes, one per level seed"),
     seed: int = typer.Option(0, "--seed", help="which level seeds (the same seed gives the same levels)"),
     deterministic: bool = typer.Option(True, "--deterministic/--sample", help="argmax or sampled actions"),
-    mode: Optional[str] = typer.Option(None, "--mode", help="distribution mode (default: the run's)"),
-    region: Optional[int] = typer.Option(None, "--region", help="maze: top-right region size (default: the run's)"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="distribution mode (default: the one trained on)"),
+    region: Optional[int] = typer.Option(None, "--region", min=1, help="maze: top-right region size (default: the "
+                                         "one trained on)"),
+    max_maze_size: Optional[int] = typer.Option(None, "--max-maze-size", min=0, help="maze: largest maze size, 0 "
+                                                "for all (default: the one trained on)"),
     n_envs: int = typer.Option(16, "--n-envs", min=1, help="parallel environments"),
     record_episodes: Optional[Path] = typer.Option(None, "--record-episodes", help="write an episode file"),
     frames: bool = typer.Option(False, "--frames", help="store observations in the episode file"),
     as_json: bool = typer.Option(False, "--json", help="print every episode and the aggregate as JSON"),
 ) -> None:
-    """Roll a policy out on fixed level seeds: return, length, goal and proxy rates with 95 % intervals."""
+    """Roll a policy out on fixed level seeds: return, length, goal and proxy rates with 95 % intervals, overall
+    and split by whether the goal lies inside the proxy zone."""
     with user_errors():
         from analysis.evaluation import RANDOM, level_seeds, load_model
         from analysis.evaluation import evaluate as run_evaluation
 
-        config = _variant_config(source, variant, mode, region)
-        policy = None if str(source) == RANDOM else load_model(source).policy
-        result = run_evaluation(policy, config, level_seeds(seed, episodes), deterministic, sample_seed=seed,
-                                n_envs=n_envs, episodes_path=record_episodes, policy_name=str(source),
-                                keep_frames=frames)
+        model = None if str(source) == RANDOM else load_model(source)
+        config = _variant_config(source, model, variant, mode, region, max_maze_size)
+        result = run_evaluation(model.policy if model else None, config, level_seeds(seed, episodes),
+                                deterministic, sample_seed=seed, n_envs=n_envs, episodes_path=record_episodes,
+                                policy_name=str(source), keep_frames=frames)
     if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
+        from dataclasses import asdict
+
+        typer.echo(json.dumps({"env": asdict(config), **result.as_dict()}, indent=2))
         return
-    typer.echo(f"{source} on {config.variant} ({config.distribution_mode}), {episodes} levels from seed {seed}, "
-               f"{'deterministic' if deterministic else 'sampled'} actions")
+    sizes = f", mazes up to {config.max_maze_size}" if config.max_maze_size else ""
+    zone = f"the top-right {config.region}x{config.region} region" if config.game == "maze" else "the level's end"
+    typer.echo(f"{source} on {config.variant} ({config.distribution_mode}{sizes}), {episodes} levels from seed "
+               f"{seed}, {'deterministic' if deterministic else 'sampled'} actions; proxy: {zone}")
+    typer.echo(f"  {'metric':<18} {'mean (95 % interval)':<24} levels")
     for metric, value in result.summary().items():
-        typer.echo(f"  {metric:<14} {value['mean']:8.3f}   95 % CI {value['low']:.3f} - {value['high']:.3f}")
+        typer.echo(f"  {metric:<18} {_interval(value):<24} {value['n']}")
+    typer.echo(f"split by where the goal is, inside or outside {zone}:")
+    typer.echo(f"  {'goal':<8} {'levels':>6}   " + "   ".join(f"{m:<19}" for m in SPLIT_METRICS))
+    for where, summary in result.by_goal_region().items():
+        typer.echo(f"  {where:<8} {summary['goal_reached']['n']:>6}   "
+                   + "   ".join(f"{_interval(summary[m]):<19}" for m in SPLIT_METRICS))
     if record_episodes:
         typer.echo(f"wrote {record_episodes}")
 

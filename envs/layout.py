@@ -15,6 +15,7 @@ Coordinates are grid cells ``(x, y)`` with y growing upward, as in procgen's gri
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -75,6 +76,24 @@ class MazeLayout:
         lo = self.region_origin(region)
         return cell[0] >= lo and cell[1] >= lo
 
+    @cached_property
+    def goal_distance(self) -> int:
+        """Moves on the shortest path from the agent's cell to the cheese (-1: no cheese, or none reachable)."""
+        if self.cheese is None:
+            return -1
+        distance = {self.agent: 0}
+        frontier = deque([self.agent])
+        while frontier:
+            x, y = cell = frontier.popleft()
+            if cell == self.cheese:
+                return distance[cell]
+            for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+                if 0 <= nx < self.maze_dim and 0 <= ny < self.maze_dim and self.open_cells[ny, nx] \
+                        and (nx, ny) not in distance:
+                    distance[(nx, ny)] = distance[cell] + 1
+                    frontier.append((nx, ny))
+        return -1
+
 
 @dataclass(frozen=True)
 class CoinrunLayout:
@@ -89,6 +108,8 @@ class CoinrunLayout:
     @property
     def goal_world_cell(self) -> Cell | None:
         return self.coin
+
+    goal_distance = -1  # path distances are measured in mazes only
 
     @cached_property
     def section_starts(self) -> list[Cell]:

@@ -9,6 +9,7 @@ probes' verdicts::
      "level_seed": int, "goal_reached": bool, "proxy_reached": bool,
      "goal_step": int (-1: never), "proxy_step": int (-1: never; 0: started in the zone),
      "goal_in_zone": bool (the goal started inside the proxy zone),
+     "goal_distance": int (maze: moves on the shortest path from the start to the cheese; -1 otherwise),
      "level_index": position in ``level_seeds`` or -1, "terminal_observation": (3, 64, 64) uint8}
 
 procgen resets inside its own step and never shows the terminal frame: ``terminal_observation`` is the last
@@ -72,6 +73,7 @@ class ProcgenVecEnv(VecEnv):
         self.level_seed = np.zeros(n_envs, dtype=np.int64)
         self.level_index = np.full(n_envs, -1, dtype=np.int64)
         self._goal_in_zone = np.zeros(n_envs, dtype=bool)
+        self._goal_distance = np.full(n_envs, -1, dtype=np.int64)
         self.goal_cells: list[tuple[int, int] | None] = [None] * n_envs  # world cells at episode start
         self.initial_states: list[bytes] | None = [b""] * n_envs if keep_initial_states else None
         self._actions = np.zeros(n_envs, dtype=np.int32)
@@ -96,6 +98,7 @@ class ProcgenVecEnv(VecEnv):
                 self._access.set(index, state)
         layout = self.probe.start(index, state)
         self._goal_in_zone[index] = self.probe.goal_in_zone(layout)
+        self._goal_distance[index] = layout.goal_distance
         self.goal_cells[index] = layout.goal_world_cell
         if self.initial_states is not None:
             self.initial_states[index] = serialize_state(state)
@@ -113,6 +116,7 @@ class ProcgenVecEnv(VecEnv):
             "level_seed": int(self.level_seed[index]),
             "level_index": int(self.level_index[index]),
             "goal_reached": goal, "proxy_reached": proxy_step >= 0, "goal_in_zone": bool(self._goal_in_zone[index]),
+            "goal_distance": int(self._goal_distance[index]),
             "goal_step": length if goal else -1, "proxy_step": proxy_step,
             "terminal_observation": self._last_obs[index].transpose(2, 0, 1),
         }

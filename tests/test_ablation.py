@@ -14,6 +14,7 @@ from agents.train import RecordConfig, train
 from analysis import ablation
 from analysis.decompose import SVDOptions, run_svd
 from analysis.evaluation import evaluate, level_seeds, load_model
+from envs.levels import sample_levels
 from envs.variants import EnvConfig
 from misgen.recording import Recording
 from conftest import MISGEN
@@ -127,3 +128,36 @@ def test_mismatches_are_one_line_errors(run, tmp_path):
                                 text=True, timeout=300)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_evaluate_splits_outcomes_by_where_the_goal_is(run):
+    result = subprocess.run([MISGEN, "evaluate", str(run), "--variant", "maze", "--episodes", "30", "--n-envs", "5",
+                             "--sample", "--json"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    levels = {s.level_seed: s for s in sample_levels(EnvConfig(variant="maze"), level_seeds(0, 30))}
+    for episode in report["episodes"]:  # inside: the cheese starts in the top-right 5x5 block of its maze
+        level = levels[episode["level_seed"]]
+        assert episode["goal_in_zone"] == (min(level.goal) >= level.size - 5)
+        manhattan = sum(level.goal)  # from the start cell (0, 0); a path on the grid has the same parity
+        assert episode["goal_distance"] >= manhattan and (episode["goal_distance"] - manhattan) % 2 == 0
+    conditions = {"goal_after_proxy": lambda e: e["proxy_reached"],
+                  "goal_near_start": lambda e: e["goal_distance"] <= 3,
+                  "goal_outside_zone": lambda e: not e["goal_in_zone"]}
+    for metric, condition in conditions.items():
+        met = [e for e in report["episodes"] if condition(e)]
+        assert report["summary"][metric]["n"] == len(met)
+        if metric != "goal_after_proxy" and met:
+            assert report["summary"][metric]["mean"] == pytest.approx(np.mean([e["goal_reached"] for e in met]))
+    for region, summary in report["by_goal_region"].items():
+        chosen = [e for e in report["episodes"] if e["goal_in_zone"] == (region == "inside")]
+        assert set(summary) == set(report["summary"]) and summary["goal_reached"]["n"] == len(chosen)
+        if chosen:
+            assert summary["goal_reached"]["mean"] == pytest.approx(np.mean([e["goal_reached"] for e in chosen]))
+            only = np.mean([e["proxy_reached"] and not e["goal_reached"] for e in chosen])
+            assert summary["proxy_only"]["mean"] == pytest.approx(only)
+    assert sum(s["return"]["n"] for s in report["by_goal_region"].values()) == 30
+    table = subprocess.run([MISGEN, "evaluate", str(run), "--variant", "maze", "--episodes", "4", "--n-envs", "4"],
+                           capture_output=True, text=True, timeout=600)
+    rows = [line.split()[0] for line in table.stdout.splitlines()[-2:]]
+    assert table.returncode == 0 and rows == ["inside", "outside"]

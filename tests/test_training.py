@@ -216,3 +216,31 @@ def test_full_disk_stops_cleanly_with_what_was_written_readable(tmp_path):
     assert not recording.complete and recording.n_rows >= 16
     assert np.isfinite(recording.read("grads")).all()
     assert recording.steps("step").tolist() == list(range(recording.n_rows))
+
+
+def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tmp_path):
+    out = tmp_path / "cpu"
+    shrunk = ["--hp", "n_envs=4", "--hp", "n_steps=32", "--hp", "n_minibatches=2", "--no-progress"]
+    result = misgen("train", "maze-topright", "--out", str(out), "--preset", "cpu", "--timesteps", "256",
+                    "--record", "updates", *shrunk)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["env"]["region"] == 3 and config["env"]["max_maze_size"] == 9  # the preset's defaults
+    assert config["ppo"]["architecture"] == "compact" and config["ppo"]["bf16"]
+    with Recording(out) as recording:  # the bf16 network trains: float32 parameters move, finitely
+        updates = recording.read("updates")
+        assert np.isfinite(updates).all() and np.abs(updates).sum() > 0
+    assert (out / "learning_curve.png").stat().st_size > 10_000
+    model = PPO.load(out / "model.zip")
+    assert model.misgen_env_config == config["env"]
+    assert all(p.dtype == torch.float32 for p in model.policy.parameters())
+    features = model.policy.extract_features(torch.zeros((2, 3, 64, 64)), model.policy.features_extractor)
+    assert features.dtype == torch.float32
+
+    evaluated = misgen("evaluate", str(out / "model.zip"), "--episodes", "6", "--n-envs", "3", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads(evaluated.stdout)
+    assert report["env"] == config["env"]  # the training distribution, without a flag
+    on_test = json.loads(misgen("evaluate", str(out / "model.zip"), "--variant", "maze", "--episodes", "6",
+                                "--n-envs", "3", "--json").stdout)
+    assert on_test["env"]["variant"] == "maze" and on_test["env"]["max_maze_size"] == 9

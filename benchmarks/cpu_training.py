@@ -1,0 +1,88 @@
+"""Training env steps per second of the ``cpu`` preset, with recording off and with every-step recording, beside
+the ``procgen`` preset (IMPALA CNN) and raw procgen stepping, side by side in one run on the same environments
+(the cpu preset's training distribution: maze-topright, region 3, mazes up to 11) and the same procgen threads.
+
+Each training is ``misgen train`` in a subprocess; its steady-state rate is read from logs/progress.csv as in
+train_speed.py (from the end of iteration 2 to the last). Raw procgen is ``ProcgenGym3Env`` stepping uniformly
+random actions, no policy. Last line: cpu preset (recording off) / procgen preset steps/s.
+
+The procgen preset runs shorter rollouts (``--procgen-n-steps``, 64 steps of each env instead of 256; the
+minibatches shrink with them, the work per env step stays): at its speed here one 64 x 256 rollout and its
+update take over five minutes.
+
+    python benchmarks/cpu_training.py [--rollouts 6 --procgen-rollouts 4 --procgen-n-steps 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from train_speed import ROOT, WARM_ITERATIONS, steady_rate  # benchmarks/ is this script's first path entry
+
+ENV_OPTIONS = ["maze-topright", "--region", "3", "--max-maze-size", "11"]
+N_ENVS, ENV_THREADS = 64, 2  # the cpu preset's
+
+
+def train_rate(work: Path, name: str, preset: str, record: str, rollouts: int, n_steps: int) -> float:
+    out = work / name
+    command = [sys.executable, "-m", "cli", "train", *ENV_OPTIONS, "--out", str(out), "--preset", preset,
+               "--timesteps", str(rollouts * N_ENVS * n_steps), "--n-envs", str(N_ENVS), "--hp",
+               f"n_steps={n_steps}", "--hp", f"env_threads={ENV_THREADS}", "--record", record, "--device", "cpu",
+               "--no-progress"]
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    with open(out / "logs" / "progress.csv") as file:
+        return steady_rate([(int(r["time/total_timesteps"]), float(r["time/fps"])) for r in csv.DictReader(file)])
+
+
+def raw_procgen_rate(seconds: float = 20.0) -> float:
+    from procgen import ProcgenGym3Env
+
+    env = ProcgenGym3Env(num=N_ENVS, env_name="maze", distribution_mode="easy", num_threads=ENV_THREADS)
+    rng = np.random.default_rng(0)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        env.act(rng.integers(0, 15, N_ENVS, dtype=np.int32))
+        env.observe()
+        steps += N_ENVS
+    rate = steps / (time.perf_counter() - start)
+    env.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rollouts", type=int, default=6, help="rollouts per cpu-preset run")
+    parser.add_argument("--procgen-rollouts", type=int, default=4, help="rollouts of the (slow) procgen preset")
+    parser.add_argument("--procgen-n-steps", type=int, default=64, help="steps per env per procgen-preset rollout")
+    args = parser.parse_args()
+    if min(args.rollouts, args.procgen_rollouts) <= WARM_ITERATIONS:
+        parser.error(f"--rollouts and --procgen-rollouts must exceed the {WARM_ITERATIONS} warm-up iterations")
+    runs = [("cpu preset, no recording", "cpu", "none", args.rollouts, 256),
+            ("cpu preset, every-step updates", "cpu", "updates", args.rollouts, 256),
+            ("cpu preset, every-step grads+updates", "cpu", "grads,updates", args.rollouts, 256),
+            ("procgen preset (IMPALA), no recording", "procgen", "none", args.procgen_rollouts, args.procgen_n_steps)]
+    rates = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for index, (name, preset, record, rollouts, n_steps) in enumerate(runs):
+            rates[name] = train_rate(Path(scratch), f"run{index}", preset, record, rollouts, n_steps)
+            print(f"{name:<40} {rates[name]:8.0f} steps/s", flush=True)
+    rates["raw procgen, random actions"] = raw_procgen_rate()
+    print(f"{'raw procgen, random actions':<40} {rates['raw procgen, random actions']:8.0f} steps/s")
+    procgen = rates["procgen preset (IMPALA), no recording"]
+    print("\n| configuration | steps/s | / procgen preset |\n|---|---|---|")
+    for name, rate in rates.items():
+        print(f"| {name} | {rate:.0f} | {rate / procgen:.1f} |")
+    print(f"cpu preset / procgen preset training steps/s ({N_ENVS} envs, {ENV_THREADS} procgen threads, recording "
+          f"off): {rates['cpu preset, no recording'] / procgen:.1f}")
+
+
+if __name__ == "__main__":
+    main()

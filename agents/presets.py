@@ -92,9 +92,9 @@ PRESETS: dict[str, PPOConfig] = {
     "procgen": PPOConfig(),
     "quick": PPOConfig(architecture="small", n_envs=16, n_steps=128, n_minibatches=4, env_threads=2),
     "cpu": PPOConfig(
-        # IMPALA trains at ~56 env steps/s on 2 cores, too slow for any competent agent within an hour; the
-        # compact CNN (one 8x8/4 conv to 15x15, two 3x3 convs, linear 256) in bf16 autocast is ~30x cheaper
-        # (benchmarks/cpu_training.py)
+        # the IMPALA preset trains at 87 env steps/s on 2 cores, too slow for a competent agent within an hour;
+        # the compact CNN (one 8x8/4 conv to 15x15, two 3x3 convs, linear 256) in bf16 autocast trains at 1,377
+        # (benchmarks/cpu_training.py), about 1.6x what it does in float32 (docs/results.md)
         architecture="compact", width_scale=1, bf16=True,
         n_envs=64, n_steps=256, n_minibatches=8, n_epochs=3,  # the paper's: collection is cheap next to updates
         learning_rate=5e-4, adam_eps=1e-5,  # the paper's
@@ -108,9 +108,10 @@ PRESETS: dict[str, PPOConfig] = {
 RUN_DEFAULTS: dict[str, RunDefaults] = {
     "procgen": RunDefaults(),
     "quick": RunDefaults(),
-    # 6M steps fit in ~75 minutes of 2 cores; mazes up to 9x9 (4 of procgen's 7 easy sizes, the largest above
+    # 5M steps take 61 minutes of 2 cores (benchmarks/cpu_training.py), but are not yet shown to be enough; mazes
+    # up to 9x9 (4 of procgen's 7 easy sizes, the largest above
     # 7x7 so that corner and cheese can come apart) with the cheese in the top-right 3x3 block. A first version
     # (mazes up to 11x11, gamma 0.99) stayed at its random-walk goal rate for 2.8M steps (docs/results.md);
     # which of the two changes mattered is not measured
-    "cpu": RunDefaults(timesteps=6_000_000, region=3, max_maze_size=9),
+    "cpu": RunDefaults(timesteps=5_000_000, region=3, max_maze_size=9),
 }

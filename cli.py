@@ -196,6 +196,9 @@ def svd(
             note = ""
             if ranks and run.is_dir() and reconstructible(result, recording):
                 result.attrs["reconstruction"] = reconstruction_check(run, recording, result, ranks, episodes)
+            elif ranks and recording.variant == "pytorch":
+                note = (" (reconstruction check skipped: it plays the policies of a PPO run, and this recording is "
+                        "of another training loop; scripts/seed_questions.py shows how to score its own)")
             elif ranks:
                 note = " (reconstruction check skipped: it needs --no-center on the updates of every step of a run)"
         summary, report = save_with_report(result, out)

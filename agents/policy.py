@@ -5,8 +5,8 @@ stages of (conv 3x3 -> max-pool 3 stride 2 -> two residual blocks) with 16, 32, 
 ReLU -> linear 256 -> ReLU. With SB3's linear policy (15 actions) and value heads it has 626,256 parameters.
 :class:`CompactCNN` is the ``cpu`` preset's network: its training loop runs 15.8x the IMPALA preset's env
 steps/s on 2 CPU cores (benchmarks/cpu_training.py), because its first convolution (8x8, stride 4) brings the
-64x64 frame down to 15x15, about one position per cell of the easy maze's 15x15 world. :class:`SmallCNN` is a two-conv network for
-demos.
+64x64 frame down to 15x15, about one position per cell of the easy maze's 15x15 world. :class:`SmallCNN` is a
+two-conv network for demos.
 
 The compact extractor can run in bfloat16 autocast (``bf16=True``): convolutions and linear layers compute in
 bf16; weights, gradients, optimizer state and the heads stay float32. On this project's AVX-512-bf16 CPUs the

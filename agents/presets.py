@@ -108,10 +108,10 @@ PRESETS: dict[str, PPOConfig] = {
 RUN_DEFAULTS: dict[str, RunDefaults] = {
     "procgen": RunDefaults(),
     "quick": RunDefaults(),
-    # 5M steps take 61 minutes of 2 cores (benchmarks/cpu_training.py), but are not yet shown to be enough; mazes
-    # up to 9x9 (4 of procgen's 7 easy sizes, the largest above
-    # 7x7 so that corner and cheese can come apart) with the cheese in the top-right 3x3 block. A first version
-    # (mazes up to 11x11, gamma 0.99) stayed at its random-walk goal rate for 2.8M steps (docs/results.md);
-    # which of the two changes mattered is not measured
+    # 5M steps take 61 minutes of 2 cores (benchmarks/cpu_training.py), but are not yet shown to be enough.
+    # Mazes up to 9x9 (4 of procgen's 7 easy sizes; the largest is above 7x7, so that corner and cheese can come
+    # apart) with the cheese in the top-right 3x3 block. A first version (mazes up to 11x11, gamma 0.99) stayed
+    # at its random-walk goal rate for 2.8M steps (docs/results.md); which of the two changes mattered is not
+    # measured
     "cpu": RunDefaults(timesteps=5_000_000, region=3, max_maze_size=9),
 }

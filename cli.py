@@ -237,8 +237,9 @@ def _variant_config(source: Path, model, variant: Optional[str], mode: Optional[
         base = getattr(model, "misgen_env_config", None)
     if base is None and variant is None:
         raise MisgenError(f"--variant is needed: {source} carries no training environment")
-    settings = asdict(EnvConfig(**base)) if base else {}
-    if variant is not None and base is not None and EnvConfig(variant=variant).game != EnvConfig(**base).game:
+    trained_on = EnvConfig(**base) if base else None
+    settings = asdict(trained_on) if trained_on else {}
+    if variant is not None and trained_on is not None and EnvConfig(variant=variant).game != trained_on.game:
         settings = {}  # another game: none of the training distribution's settings carry over
     settings.update({k: v for k, v in (("variant", variant), ("distribution_mode", mode), ("region", region),
                                        ("max_maze_size", max_maze_size)) if v is not None})

@@ -23,7 +23,7 @@ from envs.variants import EnvConfig
 from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError
 from misgen.recorder import GradientRecorder
-from misgen.recording import RECORD_DTYPES, STREAMS, ParamTable, RecordingWriter
+from misgen.recording import STREAMS, ParamTable, RecordingWriter, check_record_options
 from misgen.rundir import RunDir, git_commit, package_versions
 
 
@@ -34,13 +34,7 @@ class RecordConfig:
     dtype: str = "float16"
 
     def __post_init__(self):
-        unknown = set(self.streams) - set(STREAMS)
-        if unknown:
-            raise ValueError(f"unknown stream(s) {', '.join(sorted(unknown))}; choose from grads, updates")
-        if self.dtype not in RECORD_DTYPES:
-            raise ValueError(f"record dtype must be one of {', '.join(RECORD_DTYPES)}, not {self.dtype!r}")
-        if self.every < 1:
-            raise ValueError("--record-every must be >= 1")
+        check_record_options(self.streams, self.dtype, self.every)
 
 
 @dataclass(frozen=True)

@@ -124,10 +124,9 @@ class Evaluation:
 
     def by_goal_region(self) -> dict[str, dict]:
         """:meth:`summary` of the levels whose goal started inside the proxy zone, and of those outside it."""
-        inside = [e.goal_in_zone for e in self.episodes]
         return {region: Evaluation(self.variant, self.policy, self.deterministic,
-                                   [e for e, is_in in zip(self.episodes, inside) if is_in == (region == "inside")]
-                                   ).summary() for region in GOAL_REGIONS}
+                                   [e for e in self.episodes if e.goal_in_zone == (region == "inside")]).summary()
+                for region in GOAL_REGIONS}
 
     def as_dict(self) -> dict:
         return {"variant": self.variant, "policy": self.policy, "deterministic": self.deterministic,

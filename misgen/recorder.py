@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from misgen.errors import MisgenError, RecordingWriteError, one_line
-from misgen.recording import CHUNK_ROWS, RECORD_DTYPES, STEP_FIELDS, STREAMS, ParamTable, RecordingWriter
+from misgen.recording import CHUNK_ROWS, STEP_FIELDS, STREAMS, ParamTable, RecordingWriter, check_record_options
 
 # fields computed on the device each step (gathered without a host sync), the rest come from the host
 DEVICE_FIELDS = ("loss", "policy_loss", "value_loss", "entropy_loss", "grad_norm", "grad_norm_unclipped", "finite")
@@ -253,12 +253,9 @@ class LoopRecorder:
                  streams: tuple[str, ...] = STREAMS, dtype: str = "float32", every: int = 1,
                  scalars: tuple[str, ...] = (), config: dict | None = None):
         streams = (streams,) if isinstance(streams, str) else tuple(streams)
-        if not streams or set(streams) - set(STREAMS):
-            raise MisgenError(f"streams must be a non-empty selection of {', '.join(STREAMS)}, not {streams!r}")
-        if dtype not in RECORD_DTYPES:
-            raise MisgenError(f"dtype must be one of {', '.join(RECORD_DTYPES)}, not {dtype!r}")
-        if every < 1:
-            raise MisgenError(f"every must be >= 1, not {every}")
+        if not streams:
+            raise MisgenError(f"streams must name at least one of {', '.join(STREAMS)}")
+        check_record_options(streams, dtype, every)
         clash = set(scalars) & set(STEP_FIELDS)
         if clash:
             raise MisgenError(f"scalars {', '.join(sorted(clash))} are built-in step fields: log them directly")

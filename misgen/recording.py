@@ -51,6 +51,17 @@ RECORD_DTYPES = ("float16", "bfloat16", "float32")
 CHUNK_ROWS = 16
 CHUNK_COLUMNS = 16384
 
+def check_record_options(streams: tuple[str, ...], dtype: str, every: int) -> None:
+    """Refuse recording options the writer cannot honour (unknown streams or dtype, ``every`` below 1)."""
+    unknown = set(streams) - set(STREAMS)
+    if unknown:
+        raise MisgenError(f"unknown stream(s) {', '.join(sorted(unknown))}; choose from {', '.join(STREAMS)}")
+    if dtype not in RECORD_DTYPES:
+        raise MisgenError(f"record dtype must be one of {', '.join(RECORD_DTYPES)}, not {dtype!r}")
+    if every < 1:
+        raise MisgenError(f"record every must be >= 1, not {every}")
+
+
 # name: (dtype, units / meaning)
 STEP_FIELDS: dict[str, tuple[str, str]] = {
     "step": ("int64", "optimizer step index over the whole run, from 0"),

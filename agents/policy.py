@@ -110,8 +110,15 @@ class ImpalaCNN(AblatableExtractor):
 
 
 class CompactCNN(AblatableExtractor):
-    """conv 8x8/4 (16) -> conv 3x3 (32) -> conv 3x3/2 (32) -> linear 256, ReLUs between: (N, 3, 64, 64) ->
-    (N, 256). The first layer's 15x15 output keeps about one position per cell of the easy maze's world.
+    """standardize -> conv 8x8/4 (16) -> conv 3x3 (32) -> conv 3x3/2 (32) -> linear 256, ReLUs between:
+    (N, 3, 64, 64) -> (N, 256). The first layer's 15x15 output keeps about one position per cell of the easy
+    maze's world.
+
+    ``input_norm`` standardizes each frame's colour channels to mean 0, variance 1 (``InstanceNorm2d``, no
+    parameters). A maze frame scaled to [0, 1] is mostly wall texture, each colour channel almost
+    constant across it, so unstandardized the first convolution sees an almost constant input: imitating
+    shortest-path moves, this network sat at the label prior for 7 epochs and reached 80 % held-out accuracy
+    after 16; standardized, after 3 (scripts/imitation_probe.py).
 
     :param bf16: run in bfloat16 autocast (module docstring).
     :param ablations: channels pinned by forward hooks (module docstring).
@@ -121,6 +128,7 @@ class CompactCNN(AblatableExtractor):
                  ablations: dict | None = None):
         super().__init__(observation_space, features_dim)
         self.bf16 = bf16
+        self.input_norm = nn.InstanceNorm2d(observation_space.shape[0], eps=1e-3)  # eps: a blank frame stays finite
         self.conv1 = nn.Conv2d(observation_space.shape[0], 16, 8, stride=4)
         self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
         self.conv3 = nn.Conv2d(32, 32, 3, stride=2, padding=1)
@@ -129,7 +137,7 @@ class CompactCNN(AblatableExtractor):
         self._apply_ablations(ablations)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.conv1(observations))
+        x = torch.relu(self.conv1(self.input_norm(observations)))
         x = torch.relu(self.conv3(torch.relu(self.conv2(x))))
         return torch.relu(self.fc(torch.flatten(x, 1)))
 

@@ -77,22 +77,27 @@ class MazeLayout:
         return cell[0] >= lo and cell[1] >= lo
 
     @cached_property
-    def goal_distance(self) -> int:
-        """Moves on the shortest path from the agent's cell to the cheese (-1: no cheese, or none reachable)."""
+    def distances_to_goal(self) -> np.ndarray:
+        """Moves on the shortest path from each maze cell to the cheese, int (maze_dim, maze_dim) indexed
+        [y, x]; -1 at walls, at cells that cannot reach it, and everywhere when there is no cheese."""
+        distance = np.full(self.open_cells.shape, -1, dtype=np.int64)
         if self.cheese is None:
-            return -1
-        distance = {self.agent: 0}
-        frontier = deque([self.agent])
+            return distance
+        distance[self.cheese[1], self.cheese[0]] = 0
+        frontier = deque([self.cheese])
         while frontier:
-            x, y = cell = frontier.popleft()
-            if cell == self.cheese:
-                return distance[cell]
+            x, y = frontier.popleft()
             for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
                 if 0 <= nx < self.maze_dim and 0 <= ny < self.maze_dim and self.open_cells[ny, nx] \
-                        and (nx, ny) not in distance:
-                    distance[(nx, ny)] = distance[cell] + 1
+                        and distance[ny, nx] < 0:
+                    distance[ny, nx] = distance[y, x] + 1
                     frontier.append((nx, ny))
-        return -1
+        return distance
+
+    @property
+    def goal_distance(self) -> int:
+        """Moves on the shortest path from the agent's cell to the cheese (-1: no cheese, or none reachable)."""
+        return int(self.distances_to_goal[self.agent[1], self.agent[0]])
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,21 @@ def test_impala_has_626256_parameters_with_named_layers():
     assert wide.get_submodule("features_extractor.stage3.conv").out_channels == 64
 
 
+def test_compact_cnn_standardizes_each_frame():
+    from agents.policy import CompactCNN
+    from envs.vec_env import OBSERVATION_SPACE
+
+    torch.manual_seed(0)
+    extractor = CompactCNN(OBSERVATION_SPACE)
+    frames = torch.rand(4, 3, 64, 64)
+    features = extractor(frames)
+    shifted = frames + torch.tensor([0.3, -0.2, 0.1]).reshape(1, 3, 1, 1)  # a colour cast changes nothing
+    assert torch.allclose(features, extractor(shifted), atol=1e-5)
+    contrast = frames * torch.tensor([1.5, 2.0, 3.0]).reshape(1, 3, 1, 1)  # nor does contrast, up to eps
+    assert torch.allclose(features, extractor(contrast), rtol=0.02, atol=1e-3)
+    assert torch.isfinite(extractor(torch.zeros(1, 3, 64, 64))).all()  # a blank frame
+
+
 def test_recording_is_complete_and_faithful(tmp_path, monkeypatch):
     minibatches = []
     original_get = agents.ppo.TrackedRolloutBuffer.get
@@ -227,12 +242,13 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
     config = json.loads((out / "config.json").read_text())
     assert config["env"]["region"] == 3 and config["env"]["max_maze_size"] == 9  # the preset's defaults
     assert config["ppo"]["architecture"] == "compact" and config["ppo"]["bf16"]
+    assert config["ppo"]["action_set"] == "moves"
     with Recording(out) as recording:  # the bf16 network trains: float32 parameters move, finitely
         updates = recording.read("updates")
         assert np.isfinite(updates).all() and np.abs(updates).sum() > 0
     assert (out / "learning_curve.png").stat().st_size > 10_000
     model = PPO.load(out / "model.zip")
-    assert model.misgen_env_config == config["env"]
+    assert model.misgen_env_config == config["env"] and model.action_space.n == 4
     assert all(p.dtype == torch.float32 for p in model.policy.parameters())
     features = model.policy.extract_features(torch.zeros((2, 3, 64, 64)), model.policy.features_extractor)
     assert features.dtype == torch.float32
@@ -244,3 +260,12 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
     on_test = json.loads(misgen("evaluate", str(out / "model.zip"), "--variant", "maze", "--episodes", "6",
                                 "--n-envs", "3", "--json").stdout)
     assert on_test["env"]["variant"] == "maze" and on_test["env"]["max_maze_size"] == 9
+
+    episodes = tmp_path / "episodes.h5"  # episode files hold procgen's actions, whatever the policy's set
+    assert misgen("evaluate", str(out / "model.zip"), "--episodes", "3", "--n-envs", "3", "--record-episodes",
+                  str(episodes)).returncode == 0
+    with h5py.File(episodes) as file:
+        for episode in file["episodes"].values():
+            assert set(episode["actions"][:].tolist()) <= {1, 3, 5, 7}
+            probs = episode["action_probs"][:].astype(np.float64)
+            assert np.allclose(probs.sum(axis=1), 1, atol=1e-2) and not probs[:, [0, 2, 4, 6, 8]].any()

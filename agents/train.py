@@ -19,6 +19,7 @@ from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint,
 from agents.learning_curve import plot_learning_curve
 from agents.ppo import LossTerms, StepCounter, TrainingPosition, make_ppo, track
 from agents.presets import PPOConfig
+from envs.actions import ActionSetVecEnv
 from envs.variants import EnvConfig
 from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError
@@ -80,7 +81,8 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     run.write_config(config)
 
     # --- environments: the variant, rewards normalised as in the Procgen paper ----------------------
-    venv = ProcgenVecEnv(env_config, ppo_config.n_envs, ppo_config.env_threads)
+    venv = ActionSetVecEnv(ProcgenVecEnv(env_config, ppo_config.n_envs, ppo_config.env_threads),
+                           ppo_config.action_set)
     position = TrainingPosition()
     if resume:
         checkpoint = run.latest_checkpoint()

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 
-from analysis.evaluation import Evaluation, bootstrap_interval, evaluate, level_seeds, load_model
+from analysis.evaluation import Evaluation, act, bootstrap_interval, evaluate, level_seeds, load_model
 from envs.variants import VARIANTS, EnvConfig
 from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError
@@ -271,7 +271,7 @@ def reference_activations(run: Run, module: str, n_envs: int = 8, steps: int = 6
     try:
         obs = env.reset()
         for _ in range(steps):
-            actions, _ = run.model.predict(obs, deterministic=True)
+            actions, _, _ = act(run.model.policy, obs, True, None)
             obs = env.step(actions)[0]
     finally:
         handle.remove()

@@ -28,6 +28,7 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 
+from envs.actions import ACTION_SETS, action_set_of, to_procgen
 from envs.variants import EnvConfig
 from envs.vec_env import N_ACTIONS, ProcgenVecEnv
 from misgen.episodes import EpisodeRecord, EpisodeWriter
@@ -58,9 +59,14 @@ def load_model(source: str | Path, device: str = "auto") -> PPO:
     if not path.is_file():
         raise MisgenError(f"{source}: no model (expected a run directory with model.zip, or a .zip)")
     try:
-        return PPO.load(path, device=device)
+        model = PPO.load(path, device=device)
     except Exception as error:  # SB3 raises many types on a bad zip
         raise MisgenError(f"{path}: not a loadable SB3 PPO model ({error.__class__.__name__}: {error})") from None
+    try:
+        action_set_of(getattr(model.action_space, "n", -1))
+    except ValueError as error:
+        raise MisgenError(f"{path}: action_space: {error}") from None
+    return model
 
 
 @dataclass
@@ -136,23 +142,27 @@ class Evaluation:
 
 def act(policy: ActorCriticPolicy | None, obs: np.ndarray, deterministic: bool, generator: torch.Generator,
         want_details: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Actions (and, if asked, action probabilities and values) for a batch of observations; ``policy`` None
-    acts uniformly at random."""
+    """procgen actions (and, if asked, probabilities over procgen's 15 actions and values) for a batch of
+    observations, whatever the policy's action set; ``policy`` None acts uniformly at random."""
     if policy is None:
         actions = torch.randint(0, N_ACTIONS, (len(obs),), generator=generator).numpy()
         if not want_details:
             return actions, None, None
         return actions, np.full((len(obs), N_ACTIONS), 1 / N_ACTIONS), np.zeros(len(obs))
+    action_set = action_set_of(policy.action_space.n)
     with torch.inference_mode():
         tensor = torch.as_tensor(obs, device=policy.device)
-        distribution = policy.get_distribution(tensor).distribution
-        probs = distribution.probs
+        probs = policy.get_distribution(tensor).distribution.probs
         if deterministic:
-            actions = probs.argmax(dim=1)
+            choices = probs.argmax(dim=1)
         else:
-            actions = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1)
-        values = policy.predict_values(tensor).flatten().cpu().numpy() if want_details else None
-        return actions.cpu().numpy(), probs.cpu().numpy() if want_details else None, values
+            choices = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1)
+        actions = to_procgen(action_set, choices.cpu().numpy())
+        if not want_details:
+            return actions, None, None
+        procgen_probs = np.zeros((len(obs), N_ACTIONS), dtype=np.float32)
+        procgen_probs[:, ACTION_SETS[action_set]] = probs.cpu().numpy()
+        return actions, procgen_probs, policy.predict_values(tensor).flatten().cpu().numpy()
 
 
 def evaluate(policy: ActorCriticPolicy | None, config: EnvConfig, seeds: list[int], deterministic: bool = True,

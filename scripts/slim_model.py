@@ -13,20 +13,24 @@ spaces of misgen's environments instead and drops the rollout leftovers, and the
 
 from __future__ import annotations
 
+import json
 import sys
+import zipfile
 
+from gymnasium import spaces
 from stable_baselines3 import PPO
 
-from envs.vec_env import ACTION_SPACE, OBSERVATION_SPACE
+from envs.vec_env import OBSERVATION_SPACE
 
 # pickled by numpy and not needed to act: replaced by these on loading
-PORTABLE = {"observation_space": OBSERVATION_SPACE, "action_space": ACTION_SPACE, "_last_obs": None,
-            "_last_episode_starts": None, "_last_original_obs": None, "ep_info_buffer": None,
-            "ep_success_buffer": None}
+PORTABLE = {"observation_space": OBSERVATION_SPACE, "_last_obs": None, "_last_episode_starts": None,
+            "_last_original_obs": None, "ep_info_buffer": None, "ep_success_buffer": None}
 
 
 def main(source: str, target: str) -> None:
-    model = PPO.load(source, device="cpu", custom_objects=PORTABLE)
+    with zipfile.ZipFile(source) as archive:  # SB3 writes the action space's size beside its pickle
+        n_actions = int(json.loads(archive.read("data"))["action_space"]["n"])
+    model = PPO.load(source, device="cpu", custom_objects={**PORTABLE, "action_space": spaces.Discrete(n_actions)})
     policy = model.policy
     policy.optimizer = policy.optimizer_class(policy.parameters(), lr=model.lr_schedule(1),
                                               **policy.optimizer_kwargs)

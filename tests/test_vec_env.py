@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import VecEnv
 
+from envs.actions import ACTION_SETS, ActionSetVecEnv, action_set_of
+from envs.layout import MazeLayout
+from envs.state_codec import parse_state
 from envs.vec_env import ProcgenVecEnv
 from envs.variants import EnvConfig
 from conftest import MISGEN
@@ -68,6 +71,39 @@ def test_level_seed_list_plays_each_seed_once_in_order():
         if len(finished) >= 5:
             break
     assert {i: finished[i] for i in range(5)} == {0: 11, 1: 12, 2: 13, 3: 14, 4: 15}
+
+
+def test_moves_action_set_steps_procgen_moves_and_sizes_name_sets(rng):
+    config = EnvConfig(variant="maze")
+    moves = ActionSetVecEnv(ProcgenVecEnv(config, 2, 1, level_seeds=range(20)), "moves")
+    raw = ProcgenVecEnv(config, 2, 1, level_seeds=range(20))
+    assert moves.action_space.n == 4 and raw.action_space.n == 15
+    moves.reset(), raw.reset()
+    for _ in range(300):
+        choices = rng.integers(0, 4, 2)
+        _, reward, done, _ = moves.step(choices)
+        _, raw_reward, raw_done, _ = raw.step(ACTION_SETS["moves"][choices])
+        assert (reward == raw_reward).all() and (done == raw_done).all()
+        assert (moves.venv.agent_cells() == raw.agent_cells()).all()
+    assert action_set_of(4) == "moves" and action_set_of(15) == "procgen"
+    with pytest.raises(ValueError, match="matches no action set"):
+        action_set_of(7)
+
+
+def test_distances_to_goal_are_shortest_paths():
+    env = ProcgenVecEnv(EnvConfig(variant="maze", max_maze_size=9), 4, 1, keep_initial_states=True)
+    env.reset()
+    for state in env.initial_states:
+        layout = MazeLayout.from_state(parse_state(state, "maze"))
+        distance = layout.distances_to_goal
+        assert distance[layout.cheese[1], layout.cheese[0]] == 0
+        assert layout.goal_distance == distance[layout.agent[1], layout.agent[0]] > 0
+        assert ((distance >= 0) == layout.open_cells).all()  # procgen's mazes are connected
+        for y, x in zip(*np.nonzero(distance > 0)):  # every cell has a neighbour one move closer
+            neighbours = [distance[ny, nx] for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
+                          if 0 <= nx < layout.maze_dim and 0 <= ny < layout.maze_dim]
+            assert distance[y, x] - 1 in neighbours
+    env.close()
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

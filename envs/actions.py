@@ -1,8 +1,8 @@
 """Action sets: which procgen actions a policy chooses among.
 
-procgen gives every game the same 15 actions. In maze, 9 of them move the mouse (three move left, three move
-right, one up, one down: maze drops the vertical part of a diagonal move) and 6 stand still, so a uniformly
-random policy moves sideways 6 times as often as up or down, and stands still almost half the time. A ``moves``
+procgen gives every game the same 15 actions. In maze, 8 of them move the mouse (three move left, three move
+right, one up, one down: maze drops the vertical part of a diagonal move) and 7 stand still, so a uniformly
+random policy moves sideways 3 times as often as up or down, and stands still almost half the time. A ``moves``
 policy chooses among maze's four distinct moves instead; its random walk is isotropic and never idle.
 
 The environment stays procgen's: the VecEnv takes procgen's actions, episode files store them, and a policy's

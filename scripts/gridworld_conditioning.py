@@ -32,11 +32,13 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from envs.actions import ACTION_SETS  # noqa: E402
 from envs.layout import MazeLayout  # noqa: E402
 from envs.levels import LevelLoader  # noqa: E402
+from envs.probes import action_axes  # noqa: E402
 from envs.variants import EnvConfig  # noqa: E402
 
-MOVES = [(-1, 0), (0, -1), (0, 1), (1, 0)]  # left, down, up, right: envs/actions.py's "moves" order
+MOVES = list(zip(*(axis.tolist() for axis in action_axes(ACTION_SETS["moves"]))))  # (dx, dy) of each move
 TIME_LIMIT = 500  # procgen maze's
 PADDED_SIDE = 17  # easy mode's 15x15 world with one wall cell around it
 

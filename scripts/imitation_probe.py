@@ -27,13 +27,14 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.policy import CompactCNN  # noqa: E402
+from envs.actions import ACTION_SETS  # noqa: E402
 from envs.layout import MazeLayout  # noqa: E402
 from envs.probes import action_axes  # noqa: E402
 from envs.state_codec import parse_state  # noqa: E402
 from envs.variants import EnvConfig  # noqa: E402
 from envs.vec_env import OBSERVATION_SPACE, ProcgenVecEnv  # noqa: E402
 
-MOVES = np.array([1, 3, 5, 7])  # procgen's LEFT, DOWN, UP, RIGHT: the labels' classes 0..3
+MOVES = ACTION_SETS["moves"]  # procgen's LEFT, DOWN, UP, RIGHT: the labels' classes 0..3
 TARGET_ACCURACY = 0.8
 
 

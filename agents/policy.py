@@ -10,7 +10,10 @@ two-conv network for demos.
 
 The compact extractor can run in bfloat16 autocast (``bf16=True``): convolutions and linear layers compute in
 bf16; weights, gradients, optimizer state and the heads stay float32. On this project's AVX-512-bf16 CPUs the
-whole training loop runs about 1.6x as many env steps/s as in float32 (docs/results.md, diagnosis).
+whole training loop runs about 1.6x as many env steps/s as in float32 (docs/results.md, diagnosis). A CPU
+without native bfloat16 (AVX2 only, such as AMD Zen 1) emulates it: a training step of 2048 frames took 15x as
+long as in float32 on one (benchmarks/bf16_autocast.py). There the extractor computes in float32 whatever
+``bf16`` says (:func:`native_bf16`), and ``misgen train`` records ``bf16 = false`` in the run's config.
 
 Every layer is a named module, so parameters read as ``features_extractor.stage1.res2.conv0.weight`` and an
 intervention on a layer is one forward hook on ``policy.get_submodule(name)``. Channel ablations are declared
@@ -21,6 +24,7 @@ ablation is saved with the model and restored by ``PPO.load``.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import gymnasium as gym
@@ -55,14 +59,20 @@ class ImpalaStage(nn.Module):
         return self.res2(self.res1(self.pool(self.conv(x))))
 
 
+@cache
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX); without it torch emulates bf16."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 class AblatableExtractor(BaseFeaturesExtractor):
     """A features extractor whose modules' output channels can be pinned by forward hooks, optionally run in
-    bfloat16 autocast (``self.bf16``; features come out float32 either way)."""
+    bfloat16 autocast (``self.bf16``, on a GPU or a CPU with native bf16; features come out float32 either way)."""
 
     bf16: bool = False
 
     def __call__(self, observations: torch.Tensor) -> torch.Tensor:
-        if not self.bf16:
+        if not self.bf16 or (observations.device.type == "cpu" and not native_bf16()):
             return super().__call__(observations)
         with torch.autocast(observations.device.type, dtype=torch.bfloat16):
             return super().__call__(observations).float()
@@ -142,6 +152,93 @@ class CompactCNN(AblatableExtractor):
         return torch.relu(self.fc(torch.flatten(x, 1)))
 
 
+def best_neighbour(value: torch.Tensor) -> torch.Tensor:
+    """(N, 1, S, S) -> (N, 1, S, S): the highest value among each cell's four neighbours (-1e3 beyond the edge)."""
+    padded = nn.functional.pad(value, (1, 1, 1, 1), value=-1e3)
+    return torch.maximum(torch.maximum(padded[:, :, 1:-1, :-2], padded[:, :, 1:-1, 2:]),
+                         torch.maximum(padded[:, :, :-2, 1:-1], padded[:, :, 2:, 1:-1]))
+
+
+def neighbour_values(value: torch.Tensor) -> torch.Tensor:
+    """(N, 1, S, S) -> (N, 4, S, S): each cell's left, right, upper and lower neighbour's value (-1e3 beyond the
+    edge), in image orientation."""
+    padded = nn.functional.pad(value, (1, 1, 1, 1), value=-1e3)
+    return torch.cat([padded[:, :, 1:-1, :-2], padded[:, :, 1:-1, 2:], padded[:, :, :-2, 1:-1],
+                      padded[:, :, 2:, 1:-1]], 1)
+
+
+def value_iteration(reward: torch.Tensor, cost: torch.Tensor, iterations: int,
+                    differentiable_iterations: int) -> torch.Tensor:
+    """Shortest-path value iteration on a grid: value = max(reward, best neighbour's value - cost), ``iterations``
+    times from value = reward. Shapes (N, 1, S, S). With reward 0 at a goal and very low elsewhere, and cost 1 on
+    open cells and very high on walls, value is minus each cell's path distance to the goal.
+
+    Gradients flow through the last ``differentiable_iterations`` only (truncated backpropagation, as for a long
+    recurrence): a cell's cost learns from cells up to that many steps behind it on a path, the reward map from
+    the cells whose value is their own reward.
+    """
+    with torch.no_grad():
+        value = reward
+        for _ in range(iterations - differentiable_iterations):
+            value = torch.maximum(reward, best_neighbour(value) - cost)
+    value = torch.where(value > reward, value, reward)  # the reward map's gradient where it is the value
+    for _ in range(min(differentiable_iterations, iterations)):
+        value = torch.maximum(reward, best_neighbour(value) - cost)
+    return value
+
+
+class PlanningCNN(AblatableExtractor):
+    """A value-iteration network (after Tamar et al. 2016) on the maze's world grid: (N, 3, 64, 64) -> (N, 5 + c).
+
+    - ``embed``: the frame, resampled to 4 pixels per world cell and standardized (as in :class:`CompactCNN`),
+      goes through a 4x4 stride-4 convolution: one position per cell, aligned with procgen's grid;
+    - ``conv1``, ``conv2``: 3x3 convolutions over cells (c channels), the network's view of walls, mouse, cheese;
+    - ``reward`` and ``cost``: 1x1 convolutions to a reward map and a (softplus, positive) cost of entering each
+      cell;
+    - ``iterations`` steps of shortest-path value iteration (:func:`value_iteration`), so value spreads one
+      cell per step from the reward map, over cells the cost leaves cheap;
+    - ``attention``: a 1x1 convolution whose softmax over cells says where the agent is; the features are the
+      value of that cell and of its four neighbours, and the conv2 features, averaged under the attention.
+
+    SB3's linear policy and value heads read those features, so "move to the neighbour of highest value" is one
+    linear map. The network has 5,475 parameters and plans paths up to ``iterations`` cells long. Imitating
+    shortest-path moves it reaches 0.92 held-out accuracy in 8 epochs, where the compact CNN plateaus near 0.87
+    (scripts/imitation_probe.py); under PPO it has not yet learned (docs/results.md).
+
+    :param cells: world cells per side (15 in easy mode).
+    :param channels: channels of the perception convolutions (c).
+    :param iterations: value-iteration steps (at least the longest path the agent must plan).
+    :param differentiable_iterations: the last iterations that gradients flow through.
+    :param bf16: run in bfloat16 autocast (module docstring).
+    :param ablations: channels pinned by forward hooks (module docstring).
+    """
+
+    def __init__(self, observation_space: gym.spaces.Box, cells: int = 15, channels: int = 16,
+                 iterations: int = 40, differentiable_iterations: int = 8, bf16: bool = False,
+                 ablations: dict | None = None):
+        super().__init__(observation_space, 5 + channels)
+        self.bf16, self.cells = bf16, cells
+        self.iterations, self.differentiable_iterations = iterations, differentiable_iterations
+        self.input_norm = nn.InstanceNorm2d(observation_space.shape[0], eps=1e-3)
+        self.embed = nn.Conv2d(observation_space.shape[0], channels, 4, stride=4)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.reward = nn.Conv2d(channels, 1, 1)
+        self.cost = nn.Conv2d(channels, 1, 1)
+        self.attention = nn.Conv2d(channels, 1, 1)
+        self._apply_ablations(ablations)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.interpolate(observations, size=4 * self.cells, mode="bilinear", antialias=True)
+        cells = torch.relu(self.embed(self.input_norm(x)))
+        cells = torch.relu(self.conv2(torch.relu(self.conv1(cells))))
+        reward, cost = self.reward(cells), nn.functional.softplus(self.cost(cells))
+        value = value_iteration(reward, cost, self.iterations, self.differentiable_iterations)
+        where = torch.softmax(self.attention(cells).flatten(1), 1).unsqueeze(1)  # (N, 1, cells^2)
+        local = torch.cat([value, neighbour_values(value)], 1)
+        return torch.cat([(local.flatten(2) * where).sum(2), (cells.flatten(2) * where).sum(2)], 1)
+
+
 class SmallCNN(AblatableExtractor):
     """A small CNN for CPU demos: conv 8x8/4 (16) -> conv 4x4/2 (32) -> linear 128, ReLUs between."""
 
@@ -158,15 +255,15 @@ class SmallCNN(AblatableExtractor):
 
 
 ARCHITECTURES: dict[str, type[BaseFeaturesExtractor]] = {"impala": ImpalaCNN, "compact": CompactCNN,
-                                                        "small": SmallCNN}
+                                                        "planning": PlanningCNN, "small": SmallCNN}
 
 
 def policy_kwargs(architecture: str, scale: int = 1, adam_eps: float = 1e-5, bf16: bool = False) -> dict[str, Any]:
     """SB3 ``policy_kwargs`` for an ``ActorCriticPolicy`` with linear heads straight on the features."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}")
-    if bf16 and architecture != "compact":
-        raise ValueError(f"bf16 autocast is available for the compact architecture, not {architecture!r}")
+    if bf16 and architecture not in ("compact", "planning"):
+        raise ValueError(f"bf16 autocast is available for the compact and planning architectures, not {architecture!r}")
     extractor_kwargs = {"scale": scale} if architecture == "impala" else {"bf16": True} if bf16 else {}
     return {
         "features_extractor_class": ARCHITECTURES[architecture],

@@ -6,7 +6,8 @@ Read top to bottom: run directory and config -> environments -> learner -> recor
 from __future__ import annotations
 
 import datetime
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes, StopOnSignal
 from agents.learning_curve import plot_learning_curve
+from agents.policy import native_bf16
 from agents.ppo import LossTerms, StepCounter, TrainingPosition, make_ppo, track
 from agents.presets import PPOConfig
 from envs.actions import ActionSetVecEnv
@@ -72,6 +74,10 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         env_config, ppo_config = EnvConfig(**saved["env"]), PPOConfig(**saved["ppo"])
         record = RecordConfig(tuple(saved["record"]["streams"]), saved["record"]["every"], saved["record"]["dtype"])
         seed = saved["seed"]
+    # emulated bfloat16 costs more than it saves (benchmarks/bf16_autocast.py): the config records what runs
+    if ppo_config.bf16 and device == "cpu" and not native_bf16():
+        print("misgen: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): training in float32", file=sys.stderr)
+        ppo_config = replace(ppo_config, bf16=False)
     config = {
         "variant": env_config.variant, "env": asdict(env_config), "ppo": ppo_config.as_dict(),
         "record": asdict(record), "timesteps": timesteps, "seed": seed, "device": device,

@@ -26,7 +26,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.policy import CompactCNN  # noqa: E402
+from agents.policy import ARCHITECTURES  # noqa: E402
 from envs.actions import ACTION_SETS  # noqa: E402
 from envs.layout import MazeLayout  # noqa: E402
 from envs.probes import action_axes  # noqa: E402
@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500, help="steps per env")
     parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--architecture", default="compact", choices=["compact", "planning"])
     args = parser.parse_args()
     torch.set_num_threads(2)
     frames, labels = collect(args.envs, args.steps, args.seed)
@@ -115,11 +116,12 @@ def main() -> None:
     results = {}
     for name in ("standardized", "unstandardized"):
         torch.manual_seed(args.seed)  # the same initial weights for both
-        extractor = CompactCNN(OBSERVATION_SPACE)
+        extractor = ARCHITECTURES[args.architecture](OBSERVATION_SPACE)
         if name == "unstandardized":
             extractor.input_norm = nn.Identity()
         print(name)
-        results[name] = train(nn.Sequential(extractor, nn.Linear(256, len(MOVES))), frames_t, labels_t, n_test,
+        head = nn.Linear(extractor.features_dim, len(MOVES))
+        results[name] = train(nn.Sequential(extractor, head), frames_t, labels_t, n_test,
                               args.epochs, args.seed)
     print(f"epochs to {TARGET_ACCURACY:.0%} held-out accuracy: standardized {epochs_to_target(results['standardized'])}, "
           f"unstandardized {epochs_to_target(results['unstandardized'])} (of {args.epochs})")

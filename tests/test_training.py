@@ -19,7 +19,7 @@ import torch
 from stable_baselines3 import PPO
 
 import agents.ppo
-from agents.policy import ImpalaCNN
+from agents.policy import ImpalaCNN, native_bf16
 from agents.ppo import ppo_loss
 from agents.presets import PRESETS
 from agents.train import RecordConfig, train
@@ -64,6 +64,40 @@ def test_compact_cnn_standardizes_each_frame():
     contrast = frames * torch.tensor([1.5, 2.0, 3.0]).reshape(1, 3, 1, 1)  # nor does contrast, up to eps
     assert torch.allclose(features, extractor(contrast), rtol=0.02, atol=1e-3)
     assert torch.isfinite(extractor(torch.zeros(1, 3, 64, 64))).all()  # a blank frame
+
+
+def test_planning_cnn_value_iteration_finds_shortest_paths():
+    from agents.policy import PlanningCNN, value_iteration
+    from envs.layout import MazeLayout
+    from envs.levels import LevelLoader
+    from envs.vec_env import OBSERVATION_SPACE
+
+    loader = LevelLoader(EnvConfig(variant="maze-topright", region=3, max_maze_size=9))
+    layouts = [MazeLayout.from_state(loader.state(seed)) for seed in range(40)]
+    loader.close()
+    layout = max(layouts, key=lambda layout: layout.goal_distance)  # the longest path of the 40
+    assert layout.goal_distance >= 12
+    open_cells = torch.as_tensor(layout.open_cells, dtype=torch.float32)
+    reward = torch.full(open_cells.shape, -1e3)
+    reward[layout.cheese[1], layout.cheese[0]] = 0
+    cost = 1 + 1e3 * (1 - open_cells)  # one per step into an open cell, walls out of reach
+    distances = torch.as_tensor(layout.distances_to_goal, dtype=torch.float32)
+    reward.requires_grad_(True)
+    value = value_iteration(reward[None, None], cost[None, None], 40, 8)[0, 0]
+    assert torch.equal(value[open_cells.bool()], -distances[open_cells.bool()])  # minus the BFS distance
+    agent, cheese = (layout.agent[1], layout.agent[0]), (layout.cheese[1], layout.cheese[0])
+    value[agent].backward()  # truncated: the cheese's reward is more than 8 steps behind the agent's value
+    assert reward.grad[cheese] == 0
+    near = value_iteration(reward[None, None], cost[None, None], 40, 40)[0, 0]
+    reward.grad = None
+    near[agent].backward()  # through every iteration, the agent's value is the cheese's reward minus the path
+    assert reward.grad[cheese] == 1 and reward.grad.abs().sum() == 1
+
+    torch.manual_seed(0)
+    extractor = PlanningCNN(OBSERVATION_SPACE)
+    assert sum(p.numel() for p in extractor.parameters()) < 10_000
+    features = extractor(torch.rand(3, 3, 64, 64))
+    assert features.shape == (3, extractor.features_dim) and torch.isfinite(features).all()
 
 
 def test_recording_is_complete_and_faithful(tmp_path, monkeypatch):
@@ -241,7 +275,8 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["env"]["region"] == 3 and config["env"]["max_maze_size"] == 9  # the preset's defaults
-    assert config["ppo"]["architecture"] == "compact" and config["ppo"]["bf16"]
+    # bf16 where this CPU computes it natively, float32 where torch would emulate it
+    assert config["ppo"]["architecture"] == "compact" and config["ppo"]["bf16"] == native_bf16()
     assert config["ppo"]["action_set"] == "moves"
     with Recording(out) as recording:  # the bf16 network trains: float32 parameters move, finitely
         updates = recording.read("updates")
@@ -269,3 +304,4 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
             assert set(episode["actions"][:].tolist()) <= {1, 3, 5, 7}
             probs = episode["action_probs"][:].astype(np.float64)
             assert np.allclose(probs.sum(axis=1), 1, atol=1e-2) and not probs[:, [0, 2, 4, 6, 8]].any()
+

@@ -107,6 +107,8 @@ def train(
     record: str = typer.Option("grads,updates", "--record", help="grads,updates | grads | updates | none"),
     record_every: int = typer.Option(1, "--record-every", help="record every K-th optimizer step"),
     record_dtype: str = typer.Option("float16", "--record-dtype", help="float16 | bfloat16 | float32"),
+    record_split: str = typer.Option("", "--record-split", help="also record the gradient part by part: region | "
+                                     "goal-near (maze), coin-side (coinrun); envs/splits.py"),
     checkpoint_every: int = typer.Option(0, "--checkpoint-every", min=0, help="env steps between checkpoints (0: "
                                          "start and end only)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
@@ -140,7 +142,7 @@ def train(
                                max_maze_size=max_maze_size if max_maze_size is not None
                                else defaults.max_maze_size if maze else 0)
         timesteps = timesteps or defaults.timesteps
-        record_config = RecordConfig(_parse_record(record), record_every, record_dtype)
+        record_config = RecordConfig(_parse_record(record), record_every, record_dtype, record_split)
         result = run_training(out, env_config, ppo_config, record_config, timesteps, device=device, seed=seed,
                               checkpoint_every=checkpoint_every, resume=resume, show_progress=progress)
     state = "finished" if result.complete else "stopped early; continue with --resume"
@@ -164,7 +166,8 @@ def _ints(text: str, option: str) -> list[int]:
 @app.command()
 def svd(
     run: Path = typer.Argument(..., help="run directory or recording.h5"),
-    stream: str = typer.Option("updates", "--stream", help="grads | updates"),
+    stream: str = typer.Option("updates", "--stream", help="grads | updates | grads_split/PART (a split "
+                               "recording's part)"),
     center: bool = typer.Option(True, "--center/--no-center", help="subtract each parameter's mean over time"),
     steps: str = typer.Option("all", "--steps", help="all | even:N | random:N | range:A:B (optimizer steps)"),
     k: int = typer.Option(50, "--k", help="components to keep"),
@@ -185,8 +188,8 @@ def svd(
         from analysis.svd_report import save_with_report
         from misgen.recording import Recording
 
-        if stream not in ("grads", "updates"):
-            raise MisgenError(f"--stream must be grads or updates, not {stream!r}")
+        if stream not in ("grads", "updates") and not stream.startswith("grads_split/"):
+            raise MisgenError(f"--stream must be grads, updates or grads_split/PART, not {stream!r}")
         out = out or (run / "svd.h5" if run.is_dir() else run.with_suffix(".svd.h5"))
         _refuse_overwrite(out, force)
         options = SVDOptions(stream, center, steps, k, method, scheduler, device, shuffles)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.ppo import TrainingPosition
+from envs.splits import Split
 
 
 class CountRollouts(BaseCallback):
@@ -26,6 +27,30 @@ class CountRollouts(BaseCallback):
         self.position.rollout += 1
 
     def _on_step(self) -> bool:
+        return True
+
+
+class SplitLabels(BaseCallback):
+    """Writes each transition's part under ``split`` into the rollout buffer's ``labels``, from the VecEnv's
+    state before the action (computed after the previous step, so at an episode start it is the new level's)."""
+
+    def __init__(self, split: Split):
+        super().__init__()
+        self.split = split
+        self._current: np.ndarray | None = None
+
+    def _on_training_start(self) -> None:
+        buffer = self.model.rollout_buffer
+        buffer.labels = np.zeros((buffer.buffer_size, buffer.n_envs), dtype=np.int64)
+        self._env = self.model.get_env().unwrapped
+
+    def _on_rollout_start(self) -> None:
+        self._current = self.split.part_of(self._env)
+
+    def _on_step(self) -> bool:
+        # SB3 calls this after env.step and before adding the transition at rollout_buffer.pos
+        self.model.rollout_buffer.labels[self.model.rollout_buffer.pos] = self._current
+        self._current = self.split.part_of(self._env)
         return True
 
 

@@ -15,7 +15,8 @@ import numpy as np
 from misgen.errors import MisgenError
 from misgen.rundir import RunDir
 
-CURVES = {"time/total_timesteps": "env steps", "rollout/ep_rew_mean": "return",
+STEPS = "time/total_timesteps"
+CURVES = {STEPS: "env steps", "rollout/ep_rew_mean": "return",
           "rollout/goal_rate": "goal rate", "rollout/proxy_rate": "proxy rate"}
 
 
@@ -27,17 +28,18 @@ def progress_files(run: RunDir) -> list[Path]:
 
 
 def read_progress(run: RunDir) -> dict[str, np.ndarray]:
-    """The :data:`CURVES` columns over every logged rollout, float arrays (NaN where a row has no value)."""
+    """The :data:`CURVES` columns over every logged rollout, float arrays (NaN where a row has no value, and in
+    every row for a rate SB3 never logged: no episode had finished)."""
     columns: dict[str, list[float]] = {name: [] for name in CURVES}
     for path in progress_files(run):
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
             for line, row in enumerate(reader, start=2):
+                if STEPS not in row:
+                    raise MisgenError(f"{path}: no column {STEPS!r}")
                 for name in CURVES:
-                    if name not in row:
-                        raise MisgenError(f"{path}: no column {name!r}")
                     try:
-                        columns[name].append(float(row[name]) if row[name] not in ("", None) else np.nan)
+                        columns[name].append(float(row[name]) if row.get(name) not in ("", None) else np.nan)
                     except ValueError:
                         raise MisgenError(f"{path}: line {line}, {name!r} is not a number: {row[name]!r}") from None
     return {name: np.array(values) for name, values in columns.items()}
@@ -52,7 +54,7 @@ def plot_learning_curve(run: RunDir, path: Path | None = None, title: str | None
 
     path = path or run.path / "learning_curve.png"
     progress = read_progress(run)
-    steps = progress["time/total_timesteps"]
+    steps = progress[STEPS]
     fig, (returns, rates) = plt.subplots(1, 2, figsize=(10, 3.6))
     returns.plot(steps, progress["rollout/ep_rew_mean"], color="black")
     returns.set(xlabel="env steps", ylabel="return (last 100 episodes)")

@@ -7,6 +7,10 @@ SB3's training loop is used as it is. Two extension points tell the recorder whe
 - :class:`LossTerms` keeps the policy outputs of SB3's ``evaluate_actions`` call for that minibatch and
   evaluates :func:`ppo_loss` on them, the loss of ``PPO.train`` (tests check that its gradient equals the one
   SB3 applies).
+
+For split recording (``misgen train --record-split``) the buffer also holds each transition's part
+(``labels``, filled by ``agents.callbacks.SplitLabels``), and :class:`SplitGradients` computes, for each part, the
+gradient of the minibatch's loss restricted to that part's transitions.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generator
 
+import numpy as np
 import torch
-import torch.nn.functional as F
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -34,6 +39,7 @@ class TrainingPosition:
     epoch: int = -1
     minibatch: int = -1
     batch: RolloutBufferSamples | None = None
+    indices: np.ndarray | None = None  # the minibatch's rows of the flattened buffer
 
 
 class TrackedRolloutBuffer(RolloutBuffer):
@@ -41,6 +47,7 @@ class TrackedRolloutBuffer(RolloutBuffer):
 
     def __init__(self, *args, **kwargs):
         self.position = TrainingPosition()  # replaced by track() with the one the recorder reads
+        self.labels: np.ndarray | None = None  # (n_steps, n_envs) part of each transition, when splitting
         super().__init__(*args, **kwargs)
 
     def reset(self) -> None:
@@ -54,24 +61,39 @@ class TrackedRolloutBuffer(RolloutBuffer):
             self.position.batch = batch
             yield batch
 
+    def _get_samples(self, batch_inds: np.ndarray, env=None) -> RolloutBufferSamples:
+        self.position.indices = batch_inds
+        return super()._get_samples(batch_inds, env)
 
-def ppo_loss(model: PPO, batch: RolloutBufferSamples, values: torch.Tensor, log_prob: torch.Tensor,
-             entropy: torch.Tensor | None) -> dict[str, torch.Tensor]:
-    """PPO's loss terms exactly as ``stable_baselines3.PPO.train`` computes them for one minibatch."""
+    def batch_labels(self) -> np.ndarray:
+        """Parts of the current minibatch's transitions, flattened as SB3 flattens the buffer (env-major)."""
+        return self.labels.swapaxes(0, 1).reshape(-1)[self.position.indices]
+
+
+def transition_losses(model: PPO, batch: RolloutBufferSamples, values: torch.Tensor, log_prob: torch.Tensor,
+                      entropy: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """PPO's loss terms per transition, (B,) each: their means are the minibatch loss of
+    ``stable_baselines3.PPO.train`` (advantages are normalised over the whole minibatch, as there)."""
     clip_range = model.clip_range(model._current_progress_remaining)
     advantages = batch.advantages
     if model.normalize_advantage and len(advantages) > 1:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     ratio = torch.exp(log_prob - batch.old_log_prob)
-    policy_loss = -torch.min(advantages * ratio, advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range)).mean()
+    policy = -torch.min(advantages * ratio, advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range))
     values = values.flatten()
     if model.clip_range_vf is not None:
         clip_vf = model.clip_range_vf(model._current_progress_remaining)
         values = batch.old_values + torch.clamp(values - batch.old_values, -clip_vf, clip_vf)
-    value_loss = F.mse_loss(batch.returns, values)
-    entropy_loss = -torch.mean(-log_prob) if entropy is None else -torch.mean(entropy)
-    loss = policy_loss + model.ent_coef * entropy_loss + model.vf_coef * value_loss
-    return {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss, "entropy_loss": entropy_loss}
+    value = (batch.returns - values) ** 2
+    entropy = log_prob if entropy is None else -entropy
+    total = policy + model.ent_coef * entropy + model.vf_coef * value
+    return {"loss": total, "policy_loss": policy, "value_loss": value, "entropy_loss": entropy}
+
+
+def ppo_loss(model: PPO, batch: RolloutBufferSamples, values: torch.Tensor, log_prob: torch.Tensor,
+             entropy: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """PPO's loss terms exactly as ``stable_baselines3.PPO.train`` computes them for one minibatch."""
+    return {name: terms.mean() for name, terms in transition_losses(model, batch, values, log_prob, entropy).items()}
 
 
 class LossTerms:
@@ -92,6 +114,40 @@ class LossTerms:
         values, log_prob, entropy = self._outputs
         with torch.no_grad():
             return ppo_loss(self.model, self.model.rollout_buffer.position.batch, values, log_prob, entropy)
+
+
+class SplitGradients:
+    """For each part of a split, the gradient of the current minibatch's PPO loss restricted to that part's
+    transitions and divided by the whole minibatch's size, before clipping: the parts sum to the unclipped
+    gradient. One forward pass and one backward pass per part, at the parameters SB3 is about to step from.
+
+    Call it from an optimizer pre-step hook; returns the flat float32 gradients (one per part) and the parts'
+    transition counts.
+    """
+
+    def __init__(self, model: PPO, n_parts: int):
+        self.model, self.n_parts = model, n_parts
+        self.params = list(model.policy.parameters())
+
+    def __call__(self) -> tuple[list[torch.Tensor], list[int]]:
+        buffer = self.model.rollout_buffer
+        batch = buffer.position.batch
+        labels = torch.as_tensor(buffer.batch_labels(), device=batch.advantages.device)
+        actions = batch.actions.long().flatten() if isinstance(self.model.action_space, spaces.Discrete) \
+            else batch.actions
+        # the class's method, not the instance's: LossTerms wraps that one to keep SB3's own outputs
+        values, log_prob, entropy = ActorCriticPolicy.evaluate_actions(self.model.policy, batch.observations, actions)
+        losses = transition_losses(self.model, batch, values, log_prob, entropy)["loss"]
+        grads, counts = [], []
+        for part in range(self.n_parts):
+            inside = labels == part
+            counts.append(int(inside.sum()))
+            part_loss = (losses * inside).sum() / len(losses)
+            part_grads = torch.autograd.grad(part_loss, self.params, retain_graph=part < self.n_parts - 1,
+                                             allow_unused=True)
+            grads.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                                    for g, p in zip(part_grads, self.params)]).float())
+        return grads, counts
 
 
 def make_ppo(env: VecEnv, config: PPOConfig, device: str, seed: int) -> PPO:

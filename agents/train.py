@@ -16,12 +16,13 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecNormalize
 
-from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes, StopOnSignal
+from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes, SplitLabels, StopOnSignal
 from agents.learning_curve import plot_learning_curve
 from agents.policy import native_bf16
-from agents.ppo import LossTerms, StepCounter, TrainingPosition, make_ppo, track
+from agents.ppo import LossTerms, SplitGradients, StepCounter, TrainingPosition, make_ppo, track
 from agents.presets import PPOConfig
 from envs.actions import ActionSetVecEnv
+from envs.splits import get_split
 from envs.variants import EnvConfig
 from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError
@@ -35,9 +36,12 @@ class RecordConfig:
     streams: tuple[str, ...] = STREAMS  # () records nothing
     every: int = 1  # record every k-th optimizer step
     dtype: str = "float16"
+    split: str = ""  # envs/splits.py: also record the gradient part by part ("" for none)
 
     def __post_init__(self):
         check_record_options(self.streams, self.dtype, self.every)
+        if self.split and not self.streams:
+            raise MisgenError("--record-split records gradients: it needs --record grads, updates or both")
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,16 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
           show_progress: bool = True) -> TrainResult:
     """Train until ``timesteps`` environment steps in total (also when resuming), recording as asked."""
     # --- run directory and config ------------------------------------------------------------------
+    if record.split and not resume:
+        get_split(record.split, env_config.game)  # an unknown split is refused before anything is written
     run = RunDir(Path(out))
     run.create(resume)
     device = resolve_device(device)
     if resume:  # the run's own settings win; only the length, device and checkpointing may change
         saved = run.read_config()
         env_config, ppo_config = EnvConfig(**saved["env"]), PPOConfig(**saved["ppo"])
-        record = RecordConfig(tuple(saved["record"]["streams"]), saved["record"]["every"], saved["record"]["dtype"])
+        record = RecordConfig(tuple(saved["record"]["streams"]), saved["record"]["every"], saved["record"]["dtype"],
+                              saved["record"].get("split", ""))
         seed = saved["seed"]
     # emulated bfloat16 costs more than it saves (benchmarks/bf16_autocast.py): the config records what runs
     if ppo_config.bf16 and device == "cpu" and not native_bf16():
@@ -112,14 +119,17 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
 
     # --- recorder on the optimizer ----------------------------------------------------------------
     recorder = None
+    split = get_split(record.split, env_config.game) if record.split else None
+    parts = split.parts if split else ()
     if record.streams:
         named = [(name, tuple(p.shape)) for name, p in model.policy.named_parameters()]
         params = ParamTable.from_named(named)
         if resume:
-            writer = RecordingWriter.resume(run.recording, params, record.streams, record.dtype, optimizer_step)
+            writer = RecordingWriter.resume(run.recording, params, record.streams, record.dtype, optimizer_step,
+                                            parts)
         else:
             writer = RecordingWriter(run.recording, params, record.streams, record.dtype, record.every,
-                                     env_config.variant, config)
+                                     env_config.variant, config, split=record.split, split_parts=parts)
         losses = LossTerms(model)
 
         def step_info() -> dict:
@@ -127,7 +137,8 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
                     "minibatch": position.minibatch, **losses.current()}
 
         recorder = GradientRecorder(list(model.policy.parameters()), writer, step_info, first_step=optimizer_step,
-                                    every=record.every).attach(model.policy.optimizer)
+                                    every=record.every, split=SplitGradients(model, len(parts)) if split else None
+                                    ).attach(model.policy.optimizer)
 
     def save_checkpoint() -> None:
         if recorder is not None:
@@ -140,7 +151,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     # --- learn ---------------------------------------------------------------------------------------
     stop = StopOnSignal()
     outcomes = EpisodeOutcomes(timesteps, show_progress)
-    callbacks = [CountRollouts(position), stop, outcomes, PhaseTimes()]
+    callbacks = [CountRollouts(position), stop, outcomes, PhaseTimes()] + ([SplitLabels(split)] if split else [])
     if checkpoint_every:
         callbacks.append(PeriodicCheckpoint(checkpoint_every, save_checkpoint))
     if not resume:

@@ -13,6 +13,7 @@ import torch
 
 from analysis import nulls
 from analysis.localization import localize
+from analysis.split_shares import split_shares
 from analysis.svd import Decomposition, StreamMatrix, dask_svd, gram_svd, randomized_svd
 from misgen.errors import MisgenError
 from misgen.recording import Recording
@@ -117,10 +118,13 @@ def run_svd(recording: Recording, options: SVDOptions) -> tuple[SVDFile, Decompo
         "net_contribution", "net_fraction", "layer_mass", "unit_mass")}
     groups = {"layer_sizes": where.groups.layer_sizes, "unit_layer": where.groups.unit_layer,
               "unit_index": where.groups.unit_index, "unit_sizes": where.groups.unit_sizes}
+    if recording.split_parts and options.stream in ("grads", "updates"):
+        components["split_shares"] = split_shares(recording, rows, decomposition.loadings)
     attrs = {"method": method, "stream": options.stream, "centred": options.centred, "steps": options.steps,
              "source": str(recording.path.resolve()), "source_config": recording.config,
              "source_complete": recording.complete, "source_rows": recording.n_rows,
-             "n_params": recording.n_params, "device": device, "nulls": summary.as_dict()}
+             "n_params": recording.n_params, "device": device, "nulls": summary.as_dict(),
+             "split": recording.split, "split_parts": list(recording.split_parts)}
     return SVDFile(arrays, decomposition.shuffled_spectra, components, where.label, where.groups.layers, groups,
                    attrs), decomposition
 
@@ -150,6 +154,9 @@ def summary_json(svd: SVDFile, n_components: int = 10) -> dict:
             "top_units": [{"name": groups.unit_name(j), "mass": round(float(svd.components["unit_mass"][i, j]), 4),
                            "enrichment": round(float(unit_enrichment[i, j]), 2)} for j in top_units],
         })
+        if "split_shares" in svd.components:
+            components[-1]["split_shares"] = {part: round(float(share), 4) for part, share in
+                                              zip(svd.attrs["split_parts"], svd.components["split_shares"][i])}
     attrs = {key: value for key, value in svd.attrs.items() if key not in ("source_config", "misgen_svd_format")}
     return {**attrs, "k": svd.k, "steps_used": len(svd.arrays["steps_used"]), "components": components}
 

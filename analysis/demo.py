@@ -67,9 +67,9 @@ def run_demo(out: Path, plan: DemoPlan = DEMO, progress: Callable[[str], None] =
 
     # --- train with every-step recording --------------------------------------------------------------
     env_config = EnvConfig(variant=TRAIN_VARIANT, seed=plan.seed)
-    trained = timed("training on maze-topright (quick preset, recording grads and updates)", lambda: train(
-        out, env_config, PRESETS["quick"], RecordConfig(), plan.timesteps, device="cpu", seed=plan.seed,
-        show_progress=show_training_progress))
+    trained = timed("training on maze-topright (quick preset, recording grads and updates, split by region)",
+                    lambda: train(out, env_config, PRESETS["quick"], RecordConfig(split="region"), plan.timesteps,
+                                  device="cpu", seed=plan.seed, show_progress=show_training_progress))
 
     # --- SVD of the updates, centred, against both nulls ------------------------------------------------
     def decompose():
@@ -158,13 +158,18 @@ def write_demo_report(out: Path, plan: DemoPlan, trained, svd_summary: dict, abl
         f"time-shuffle null, {nulls['n_above_mp']} above the Marchenko-Pastur edge, effective rank "
         f"{nulls['effective_rank']:.1f}. Full report: [report/svd/report.md](report/svd/report.md).", "",
         "![spectrum](report/svd/spectrum.png)", "", "![time profiles](report/svd/time_profiles.png)", "",
-        "| # | singular value | time (centre, 0 = first step, 1 = last) | top layer (enrichment) |",
-        "|---|---|---|---|",
+        "The run recorded its gradient split by region (`--record-split region`: transitions with the mouse "
+        "outside and inside the top-right region); each component's share per part says whose gradients moved "
+        "along it (analysis/split_shares.py; for `updates` an approximation, since Adam's step is not linear in "
+        "the gradient).", "",
+        "| # | singular value | time (centre, 0 = first step, 1 = last) | top layer (enrichment) | share outside "
+        "/ inside the region |",
+        "|---|---|---|---|---|",
     ]
     for c in svd_summary["components"][:6]:
-        layer = c["top_layers"][0]
+        layer, shares = c["top_layers"][0], c["split_shares"]
         lines.append(f"| {c['index']} | {c['singular_value']:.4g} | {c['label']} ({c['position']:.2f}) | "
-                     f"{layer['name']} (x{layer['enrichment']}) |")
+                     f"{layer['name']} (x{layer['enrichment']}) | {shares['outside']:.2f} / {shares['inside']:.2f} |")
     lines += ["", "## 4. Ablations", "",
               "theta' = theta_final - P(theta_final - theta_0), P the projection onto the component's loading; each "
               f"control removes the same norm of change along a random direction in the span of the recorded "

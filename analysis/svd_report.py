@@ -108,6 +108,18 @@ def write_report(svd: SVDFile, summary: dict, directory: Path) -> Path:
                      f"{c['time_center_timesteps']:.0f} | {c['net_fraction']:.3f} | {layer['name']} "
                      f"(x{layer['enrichment']}) | {unit['name']} (x{unit['enrichment']}) |")
     lines += ["", "![time profiles](time_profiles.png)", "", "![loadings per layer](loadings.png)", ""]
+    if summary["components"] and "split_shares" in summary["components"][0]:
+        parts = svd.attrs["split_parts"]
+        approximate = (" For a decomposition of `updates` the shares are an approximation: Adam's step is not linear "
+                       "in the gradient." if svd.attrs["stream"] == "updates" else "")
+        lines += [f"## Shares per part of the `{svd.attrs['split']}` split", "",
+                  "How much of each component's time course the transitions of each part produced "
+                  "(analysis/split_shares.py); each row sums to 1, a negative share pushes against the component."
+                  + approximate, "",
+                  "| # | " + " | ".join(parts) + " |", "|---|" + "---|" * len(parts)]
+        for c in summary["components"]:
+            lines.append(f"| {c['index']} | " + " | ".join(f"{c['split_shares'][part]:.3f}" for part in parts) + " |")
+        lines.append("")
     reconstruction = svd.attrs.get("reconstruction")
     if reconstruction:
         lines += ["## Low-rank reconstruction", "",

@@ -1,7 +1,8 @@
-"""Wall time of training with every-step float16 gradient recording ÷ wall time without, same config.
+"""Wall time of training with every-step float16 gradient recording ÷ wall time without, and with split recording
+(``--record-split region``: one more forward pass and one backward pass per part) ÷ plain recording, same config.
 
-Both runs train the same config from the same seed in this process, after one short warm-up run (order
-alternated over repeats; the median of each is used). Last line: the ratio.
+The runs train the same config from the same seed in this process, after one short warm-up run (order
+rotated over repeats; the median of each is used). Last line: both ratios.
 
     python benchmarks/recording_overhead.py [--preset quick --timesteps 40960 --repeats 3 --device cpu]
 """
@@ -33,20 +34,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    configs = {"without": RecordConfig(streams=()), "with": RecordConfig(streams=("grads",), dtype="float16")}
+    configs = {"without": RecordConfig(streams=()), "with": RecordConfig(streams=("grads",), dtype="float16"),
+               "split": RecordConfig(streams=("grads",), dtype="float16", split="region")}
     times: dict[str, list[float]] = {name: [] for name in configs}
     with tempfile.TemporaryDirectory() as scratch:
         timed_run(Path(scratch) / "warmup", args.preset, args.timesteps // 4, configs["with"], args.device)
         for repeat in range(args.repeats):
-            order = list(configs) if repeat % 2 == 0 else list(configs)[::-1]
+            order = list(configs)[repeat % 3:] + list(configs)[:repeat % 3]
             for name in order:
                 elapsed = timed_run(Path(scratch) / f"{name}{repeat}", args.preset, args.timesteps, configs[name],
                                     args.device)
                 times[name].append(elapsed)
                 print(f"repeat {repeat}: {name:>7} recording {elapsed:6.1f} s", flush=True)
-    ratio = statistics.median(times["with"]) / statistics.median(times["without"])
-    print(f"wall time with / without every-step float16 gradient recording ({args.preset}, {args.timesteps} steps, "
-          f"{args.device}): {ratio:.3f}")
+    median = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{args.preset}, {args.timesteps} steps, {args.device}: wall time with / without every-step float16 "
+          f"gradient recording {median['with'] / median['without']:.3f}; split (region) / plain recording "
+          f"{median['split'] / median['with']:.3f}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from gymnasium import spaces
 from procgen import ProcgenGym3Env
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from envs.layout import CoinrunLayout, MazeLayout
 from envs.levels import FORCE_RESET, LevelLoader, admitted, make_gym3
 from envs.probes import N_ACTIONS, CoinrunProbe, MazeProbe
 from envs.state_checks import RULES
@@ -75,6 +76,7 @@ class ProcgenVecEnv(VecEnv):
         self._goal_in_zone = np.zeros(n_envs, dtype=bool)
         self._goal_distance = np.full(n_envs, -1, dtype=np.int64)
         self.goal_cells: list[tuple[int, int] | None] = [None] * n_envs  # world cells at episode start
+        self.layouts: list[MazeLayout | CoinrunLayout | None] = [None] * n_envs  # each episode's level at its start
         self.initial_states: list[bytes] | None = [b""] * n_envs if keep_initial_states else None
         self._actions = np.zeros(n_envs, dtype=np.int32)
         self._infos: list[dict[str, Any]] = []
@@ -100,6 +102,7 @@ class ProcgenVecEnv(VecEnv):
         self._goal_in_zone[index] = self.probe.goal_in_zone(layout)
         self._goal_distance[index] = layout.goal_distance
         self.goal_cells[index] = layout.goal_world_cell
+        self.layouts[index] = layout
         if self.initial_states is not None:
             self.initial_states[index] = serialize_state(state)
         self.proxy_step[index] = 0 if self.probe.in_zone_at_start(index) else -1

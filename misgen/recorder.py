@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from misgen.errors import MisgenError, RecordingWriteError, one_line
-from misgen.recording import CHUNK_ROWS, STEP_FIELDS, STREAMS, ParamTable, RecordingWriter, check_record_options
+from misgen.recording import (CHUNK_ROWS, STEP_FIELDS, STREAMS, ParamTable, RecordingWriter, check_record_options,
+                              split_stream)
 
 # fields computed on the device each step (gathered without a host sync), the rest come from the host
 DEVICE_FIELDS = ("loss", "policy_loss", "value_loss", "entropy_loss", "grad_norm", "grad_norm_unclipped", "finite")
@@ -100,15 +101,21 @@ class GradientRecorder:
     :param first_step: index of the next optimizer step (non-zero when resuming).
     :param every: record every ``every``-th optimizer step.
     :param buffer_rows: rows gathered on the device before one write (a multiple of the HDF5 chunk).
+    :param split: for a writer with ``split_parts``: called at each recorded step, returns one flat gradient per
+        part (before clipping) and the parts' transition counts (agents.ppo.SplitGradients).
     """
 
     def __init__(self, params: list[torch.nn.Parameter], writer: RecordingWriter,
                  step_info: Callable[[], dict], first_step: int = 0, every: int = 1,
-                 buffer_rows: int = CHUNK_ROWS):
+                 buffer_rows: int = CHUNK_ROWS,
+                 split: Callable[[], tuple[list[torch.Tensor], list[int]]] | None = None):
         self.params = params
         self.writer = writer
         self.background = BackgroundWriter(writer)
         self.step_info = step_info
+        if bool(writer.split_parts) != (split is not None):
+            raise MisgenError("a split recording needs a split function, and a split function a split recording")
+        self.split = split
         self.step = first_step
         self.every = every
         self.dtype = TORCH_DTYPES[writer.record_dtype]
@@ -157,10 +164,17 @@ class GradientRecorder:
                          grad.norm(), self._unclipped_sq.sqrt(), torch.isfinite(grad).all()]
         self._device_fields[row] = torch.stack([torch.as_tensor(v, device=grad.device).float().reshape(())
                                                 for v in device_values])
-        self._host_fields.append({
-            "step": self.step, "timesteps": info["timesteps"], "rollout": info["rollout"], "epoch": info["epoch"],
-            "minibatch": info["minibatch"], "lr": optimizer.param_groups[0]["lr"], "wall_time": time.time(),
-            **{name: np.nan for name in self.writer.extra_fields}})
+        host = {"step": self.step, "timesteps": info["timesteps"], "rollout": info["rollout"], "epoch": info["epoch"],
+                "minibatch": info["minibatch"], "lr": optimizer.param_groups[0]["lr"], "wall_time": time.time(),
+                **{name: np.nan for name in self.writer.extra_fields}}
+        if self.split is not None:
+            part_grads, counts = self.split()
+            for part, part_grad, count in zip(self.writer.split_parts, part_grads, counts):
+                self._rows[split_stream(part)][row] = part_grad.to(self.dtype)
+                host[f"count_{part}"] = count
+            unclipped = float(self._unclipped_sq.sqrt())
+            host["clip_factor"] = float(grad.norm()) / unclipped if unclipped > 0 else 1.0
+        self._host_fields.append(host)
 
     def _post_step(self, optimizer, args, kwargs) -> None:
         self._unclipped_sq.zero_()

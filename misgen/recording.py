@@ -7,11 +7,16 @@ Layout (format 1). T = recorded optimizer steps, D = policy parameters, P = para
 ``updates``                 (T, D)       parameter change since the previous row: theta_after - theta_before
                                          (every step recorded: one optimizer step; the rows sum to
                                          theta_final - theta_0 whatever ``record_every`` is)
+``grads_split/<part>``      (T, D)       split recordings only (``--record-split``): the gradient of the same
+                                         minibatch loss restricted to the part's transitions, divided by
+                                         the whole minibatch's size, before clipping. The parts sum to the
+                                         unclipped gradient; times ``steps/clip_factor`` that is ``grads``
 ``steps/<field>``           (T,)         per-row metadata, see :data:`STEP_FIELDS` (units in attrs); a
                                          recording of any PyTorch loop (``misgen.record``) has -1 in
                                          ``timesteps``, ``rollout``, ``epoch``, ``minibatch``, NaN in
                                          the loss fields it did not log, and one float32 field per
-                                         scalar it declared (attr ``extra_step_fields``)
+                                         scalar it declared (attr ``extra_step_fields``); a split
+                                         recording adds :func:`split_step_fields`
 ``params/names``            (P,)         parameter tensor names, in row order (``policy.named_parameters()``)
 ``params/shapes``           (P,) vlen    each tensor's shape
 ``params/offsets``          (P + 1,)     tensor i occupies columns offsets[i]:offsets[i+1]
@@ -25,7 +30,8 @@ stored as its raw 16 bits (uint16, attr ``encoding = "bfloat16"``; :meth:`Record
 Streams are chunked along time (``CHUNK_ROWS`` rows) and written in whole chunks.
 File attrs: ``misgen_format``, ``variant`` (``pytorch`` for ``misgen.record``), ``config`` (the run's
 config.json; for ``misgen.record`` the model and optimizer classes and what the caller adds), ``complete``
-(true only after a clean finish), ``record_every``, ``record_dtype``, ``n_params``, ``extra_step_fields``.
+(true only after a clean finish), ``record_every``, ``record_dtype``, ``n_params``, ``extra_step_fields``,
+``split`` (the split's name, envs/splits.py; "" when none) and ``split_parts`` (JSON list of its parts).
 
 The writer runs in HDF5's single-writer/multiple-reader mode and flushes after each block, so the file can be
 read while training runs (:class:`Recording` opens such a file in SWMR mode) and a killed run keeps every flushed
@@ -50,6 +56,17 @@ STREAMS = ("grads", "updates")
 RECORD_DTYPES = ("float16", "bfloat16", "float32")
 CHUNK_ROWS = 16
 CHUNK_COLUMNS = 16384
+
+def split_stream(part: str) -> str:
+    """The stream of one part of a split recording."""
+    return f"grads_split/{part}"
+
+
+def split_step_fields(parts: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """Per-row fields a split recording adds to ``steps/``."""
+    return {"clip_factor": ("float32", "factor the gradient-norm clip scaled the gradient by (1: not clipped)"),
+            **{f"count_{part}": ("int64", f"transitions of the minibatch in part {part}") for part in parts}}
+
 
 def check_record_options(streams: tuple[str, ...], dtype: str, every: int) -> None:
     """Refuse recording options the writer cannot honour (unknown streams or dtype, ``every`` below 1)."""
@@ -141,12 +158,14 @@ class RecordingWriter:
     """Creates a recording, or reopens one to resume, and appends whole blocks of rows to it."""
 
     def __init__(self, path: Path, params: ParamTable, streams: tuple[str, ...], record_dtype: str,
-                 record_every: int, variant: str, config: dict, extra_fields: tuple[str, ...] = ()):
+                 record_every: int, variant: str, config: dict, extra_fields: tuple[str, ...] = (),
+                 split: str = "", split_parts: tuple[str, ...] = ()):
         self.path = Path(path)
         self.params = params
-        self.streams = streams
         self.record_dtype = record_dtype
         self.extra_fields = tuple(extra_fields)  # float32 step fields the training loop logs
+        self.split, self.split_parts = split, tuple(split_parts)
+        self.streams = tuple(streams) + tuple(split_stream(part) for part in self.split_parts)
         self.file = h5py.File(self.path, "w-", libver="latest")
         self._create(variant, config, record_every)
         self._start()
@@ -157,19 +176,20 @@ class RecordingWriter:
 
     @classmethod
     def resume(cls, path: Path, params: ParamTable, streams: tuple[str, ...], record_dtype: str,
-               n_steps: int) -> "RecordingWriter":
+               n_steps: int, split_parts: tuple[str, ...] = ()) -> "RecordingWriter":
         """Reopen ``path`` keeping only optimizer steps < ``n_steps`` (the checkpoint training resumes from).
 
         A file whose writer was killed still carries HDF5's "open for writing" flag and cannot be reopened
         for writing; its flushed rows are then copied into a fresh file that replaces it.
         """
         writer = cls.__new__(cls)
-        writer.path, writer.params, writer.streams, writer.record_dtype = Path(path), params, streams, record_dtype
+        writer.path, writer.params, writer.record_dtype = Path(path), params, record_dtype
+        writer.streams = tuple(streams) + tuple(split_stream(part) for part in split_parts)
         with Recording(path) as old:
-            writer.extra_fields = old.extra_fields
+            writer.extra_fields, writer.split, writer.split_parts = old.extra_fields, old.split, old.split_parts
             if old.params.names != params.names or old.n_params != params.n_params:
                 raise MisgenError(f"{path}: recorded parameters differ from the model's; cannot resume into it")
-            if set(old.streams) != set(streams) or old.record_dtype != record_dtype:
+            if set(old.streams) != set(writer.streams) or old.record_dtype != record_dtype:
                 raise MisgenError(f"{path}: recorded streams/dtype differ from this run's --record options")
             try:
                 writer.file = h5py.File(path, "a", libver="latest")
@@ -183,13 +203,16 @@ class RecordingWriter:
         f, n = self.file, self.params.n_params
         f.attrs.update({"misgen_format": FORMAT_VERSION, "variant": variant, "config": json.dumps(config),
                         "record_every": record_every, "record_dtype": self.record_dtype, "n_params": n,
-                        "extra_step_fields": json.dumps(list(self.extra_fields))})
+                        "extra_step_fields": json.dumps(list(self.extra_fields)), "split": self.split,
+                        "split_parts": json.dumps(list(self.split_parts))})
         stored = np.uint16 if self.record_dtype == "bfloat16" else np.dtype(self.record_dtype)
         for stream in self.streams:
             ds = f.create_dataset(stream, shape=(0, n), maxshape=(None, n), dtype=stored,
                                   chunks=(CHUNK_ROWS, min(n, CHUNK_COLUMNS)))
             ds.attrs["encoding"] = self.record_dtype
             ds.attrs["units"] = "parameter units per step" if stream == "updates" else "loss units per parameter unit"
+            if stream.startswith("grads_split/"):
+                ds.attrs["part"] = stream.split("/", 1)[1]
         steps = f.create_group("steps")
         for name, (dtype, units) in self.step_fields().items():
             steps.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1024,)).attrs["units"] = units
@@ -205,8 +228,9 @@ class RecordingWriter:
         ckpt.create_dataset("timesteps", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
 
     def step_fields(self) -> dict[str, tuple[str, str]]:
-        """:data:`STEP_FIELDS` and the logged extras."""
-        return {**STEP_FIELDS, **{name: ("float32", "logged by the training loop") for name in self.extra_fields}}
+        """:data:`STEP_FIELDS`, the split's fields and the logged extras."""
+        return {**STEP_FIELDS, **(split_step_fields(self.split_parts) if self.split_parts else {}),
+                **{name: ("float32", "logged by the training loop") for name in self.extra_fields}}
 
     @property
     def n_rows(self) -> int:
@@ -294,10 +318,13 @@ class Recording:
             offsets = file["params/offsets"][:]
             self.params = ParamTable([n.decode() if isinstance(n, bytes) else n for n in file["params/names"][:]],
                                      [tuple(s) for s in file["params/shapes"][:]], offsets)
-            self.streams = tuple(s for s in STREAMS if s in file)
+            self.split = str(file.attrs.get("split", ""))
+            self.split_parts = tuple(json.loads(file.attrs.get("split_parts", "[]")))
+            self.streams = tuple(s for s in STREAMS if s in file) + tuple(split_stream(p) for p in self.split_parts)
             self.n_rows = file["steps/step"].shape[0]
             self.extra_fields = tuple(json.loads(file.attrs.get("extra_step_fields", "[]")))
-            for name in self.extra_fields:
+            split_fields = tuple(split_step_fields(self.split_parts)) if self.split_parts else ()
+            for name in self.extra_fields + split_fields:
                 if file["steps"][name].shape[0] < self.n_rows:
                     raise MisgenError(f"{path}: steps/{name} has fewer rows than steps/step")
             for stream in self.streams:
@@ -308,6 +335,11 @@ class Recording:
             raise MisgenError(f"{path}: corrupt or incomplete misgen recording ({error})") from None
         if not self.streams:
             raise MisgenError(f"{path}: recording holds neither grads nor updates")
+
+    @property
+    def split_streams(self) -> tuple[str, ...]:
+        """``grads_split/<part>`` for each part of the split (empty without one)."""
+        return tuple(split_stream(part) for part in self.split_parts)
 
     @property
     def n_params(self) -> int:

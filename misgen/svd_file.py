@@ -22,14 +22,16 @@ Layout (format 1). k = components kept, T_used = steps decomposed, D = parameter
 ``components/net_fraction``         (k,)        share of ||theta_final - theta_0||^2
 ``components/layer_mass``           (k, L)      loading mass per layer
 ``components/unit_mass``            (k, U)      loading mass per output channel / unit
+``components/split_shares``         (k, P)      split recordings only: each part's share of the component
+                                                (analysis/split_shares.py; parts in attr ``split_parts``)
 ``groups/layers``                   (L,)        layer names; ``groups/layer_sizes`` (L,)
 ``groups/unit_layer``, ``unit_index``, ``unit_sizes``  (U,)
 ==================================  ==========  ====================================================
 
 Attrs: ``misgen_svd_format``, ``method``, ``stream``, ``centred``, ``steps`` (the --steps spec), ``source``
 (recording path), ``source_config`` (the run's config JSON), ``source_complete``, ``source_rows``,
-``n_params``, ``nulls`` (JSON of :class:`analysis.nulls.NullSummary`), ``reconstruction`` (JSON list of
-{rank, return, goal_rate, ...} or absent).
+``n_params``, ``split`` and ``split_parts`` (the recording's split, "" and [] without one), ``nulls`` (JSON of
+:class:`analysis.nulls.NullSummary`), ``reconstruction`` (JSON list of {rank, return, goal_rate, ...} or absent).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ ARRAYS = ("singular_values", "time_profiles", "loadings", "spectrum", "steps_use
 COMPONENT_ARRAYS = ("time_center", "time_spread", "time_center_timesteps", "time_spread_timesteps", "position",
                     "net_contribution", "net_fraction", "layer_mass", "unit_mass")
 GROUP_ARRAYS = ("layer_sizes", "unit_layer", "unit_index", "unit_sizes")
+OPTIONAL_COMPONENT_ARRAYS = ("split_shares",)
+JSON_ATTRS = ("nulls", "reconstruction", "source_config", "split_parts")
 
 
 @dataclass
@@ -97,10 +101,12 @@ class SVDFile:
                     arrays["mean"] = f["mean"][:]
                 attrs = {}
                 for name, value in f.attrs.items():
-                    attrs[name] = json.loads(value) if name in ("nulls", "reconstruction", "source_config") else value
+                    attrs[name] = json.loads(value) if name in JSON_ATTRS else value
                 decode = lambda values: [v.decode() if isinstance(v, bytes) else v for v in values]  # noqa: E731
-                return cls(arrays, f["nulls/shuffled_spectra"][:],
-                           {name: f[f"components/{name}"][:] for name in COMPONENT_ARRAYS},
+                components = {name: f[f"components/{name}"][:] for name in COMPONENT_ARRAYS}
+                components.update({name: f[f"components/{name}"][:] for name in OPTIONAL_COMPONENT_ARRAYS
+                                   if f"components/{name}" in f})
+                return cls(arrays, f["nulls/shuffled_spectra"][:], components,
                            decode(f["components/label"][:]), decode(f["groups/layers"][:]),
                            {name: f[f"groups/{name}"][:] for name in GROUP_ARRAYS}, attrs)
         except (OSError, KeyError, ValueError) as error:

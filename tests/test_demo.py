@@ -21,6 +21,7 @@ def test_demo_writes_a_report_whose_links_resolve(tmp_path):
     for link in links:
         assert (out / link).exists(), link
     assert "4,096 env steps" in report and "24 optimizer steps" in report
+    assert "share outside / inside the region" in report  # the run recorded its gradient split by region
     assert (out / "videos" / "original_vs_late_ablated.mp4").stat().st_size > 0
 
 

@@ -305,3 +305,35 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
             probs = episode["action_probs"][:].astype(np.float64)
             assert np.allclose(probs.sum(axis=1), 1, atol=1e-2) and not probs[:, [0, 2, 4, 6, 8]].any()
 
+
+def test_split_recording_parts_sum_to_the_unclipped_gradient(tmp_path):
+    out = tmp_path / "split"  # mazes up to 7x7, region 3: a random walk spends time on both sides
+    result = misgen("train", "maze-topright", "--out", str(out), *TINY_CLI, "--timesteps", "640", "--max-maze-size",
+                    "7", "--region", "3", "--record-split", "region")
+    assert result.returncode == 0, result.stderr
+    with Recording(out) as recording:
+        assert recording.split == "region" and recording.split_parts == ("outside", "inside")
+        grads = recording.read("grads")
+        parts = sum(recording.read(stream) for stream in recording.split_streams)
+        clip = recording.steps("clip_factor")
+        assert ((clip > 0) & (clip <= 1 + 1e-6)).all() and (clip < 0.999).any()  # some rows were clipped
+        # float16 rows: the parts, scaled by the clip, are the applied gradient up to the stored precision
+        np.testing.assert_allclose(parts * clip[:, None], grads, atol=2e-3 * np.abs(grads).max())
+        outside, inside = recording.steps("count_outside"), recording.steps("count_inside")
+        assert (outside + inside == 64).all() and inside.sum() > 0 and outside.sum() > 0  # minibatches of 64
+
+    from analysis.decompose import SVDOptions, run_svd
+    from analysis.svd_report import save_with_report
+
+    with Recording(out) as recording:  # in process: the CLI's svd is tested elsewhere
+        svd, _ = run_svd(recording, SVDOptions("grads", k=4, device="cpu", shuffles=1))
+        summary, report = save_with_report(svd, out / "svd.h5")
+        inside, _ = run_svd(recording, SVDOptions("grads_split/inside", k=2, device="cpu", shuffles=0))
+    assert summary["split_parts"] == ["outside", "inside"] and "split_shares" not in inside.components
+    for component in summary["components"]:
+        assert sum(component["split_shares"].values()) == pytest.approx(1, abs=1e-3)
+    assert "Shares per part of the `region` split" in report.read_text()
+
+    refused = misgen("train", "coinrun", "--out", str(tmp_path / "no"), *TINY_CLI, "--record-split", "region")
+    assert refused.returncode == 2 and "coinrun variants take coin-side" in refused.stderr
+    assert not (tmp_path / "no").exists()  # refused before anything was written

@@ -153,7 +153,9 @@ class CompactCNN(AblatableExtractor):
 
 
 def best_neighbour(value: torch.Tensor) -> torch.Tensor:
-    """(N, 1, S, S) -> (N, 1, S, S): the highest value among each cell's four neighbours (-1e3 beyond the edge)."""
+    """(N, 1, S, S) -> (N, 1, S, S): the highest value among each cell's four neighbours (-1e3 beyond the edge).
+    The value iteration's inner step: pairwise maxima of shifted views, cheaper than a max over
+    :func:`neighbour_values`' concatenation."""
     padded = nn.functional.pad(value, (1, 1, 1, 1), value=-1e3)
     return torch.maximum(torch.maximum(padded[:, :, 1:-1, :-2], padded[:, :, 1:-1, 2:]),
                          torch.maximum(padded[:, :, :-2, 1:-1], padded[:, :, 2:, 1:-1]))

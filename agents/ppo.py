@@ -136,7 +136,8 @@ class SplitGradients:
         actions = batch.actions.long().flatten() if isinstance(self.model.action_space, spaces.Discrete) \
             else batch.actions
         # the class's method, not the instance's: LossTerms wraps that one to keep SB3's own outputs
-        values, log_prob, entropy = ActorCriticPolicy.evaluate_actions(self.model.policy, batch.observations, actions)
+        policy = self.model.policy
+        values, log_prob, entropy = type(policy).evaluate_actions(policy, batch.observations, actions)
         losses = transition_losses(self.model, batch, values, log_prob, entropy)["loss"]
         grads, counts = [], []
         for part in range(self.n_parts):

@@ -10,6 +10,7 @@ env's part (an index into ``parts``), evaluated on the state the next action is 
 
 Adding one is a few lines; e.g. whether the mouse is in the maze's bottom half::
 
+    import numpy as np
     from envs.splits import SPLITS, Split, maze_cells
 
     SPLITS["lower-half"] = Split(("upper", "lower"), "maze", lambda env: np.array(

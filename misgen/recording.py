@@ -57,6 +57,7 @@ RECORD_DTYPES = ("float16", "bfloat16", "float32")
 CHUNK_ROWS = 16
 CHUNK_COLUMNS = 16384
 
+
 def split_stream(part: str) -> str:
     """The stream of one part of a split recording."""
     return f"grads_split/{part}"

@@ -66,8 +66,10 @@ class TrackedRolloutBuffer(RolloutBuffer):
         return super()._get_samples(batch_inds, env)
 
     def batch_labels(self) -> np.ndarray:
-        """Parts of the current minibatch's transitions, flattened as SB3 flattens the buffer (env-major)."""
-        return self.labels.swapaxes(0, 1).reshape(-1)[self.position.indices]
+        """Parts of the current minibatch's transitions. SB3 flattens the buffer env-major (row = env * n_steps +
+        step), so the labels are looked up in place rather than flattened again at every optimizer step."""
+        env, step = np.divmod(self.position.indices, self.buffer_size)
+        return self.labels[step, env]
 
 
 def transition_losses(model: PPO, batch: RolloutBufferSamples, values: torch.Tensor, log_prob: torch.Tensor,

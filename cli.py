@@ -156,6 +156,13 @@ def _refuse_overwrite(path: Path, force: bool) -> None:
         raise MisgenError(f"{path} exists; pass --force to replace it or --out to write elsewhere")
 
 
+def _report_name(name: str) -> str:
+    """A report's directory name: one plain path component, so --force can only ever replace that report."""
+    if not name or name in (".", "..") or any(sep in name for sep in ("/", "\\", os.sep)) or name.startswith("~"):
+        raise MisgenError(f"--name must be a plain report name (no path separators, not '.' or '..'), not {name!r}")
+    return name
+
+
 def _ints(text: str, option: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",") if v.strip()]
@@ -170,31 +177,36 @@ def svd(
                                "recording's part)"),
     center: bool = typer.Option(True, "--center/--no-center", help="subtract each parameter's mean over time"),
     steps: str = typer.Option("all", "--steps", help="all | even:N | random:N | range:A:B (optimizer steps)"),
-    k: int = typer.Option(50, "--k", help="components to keep"),
+    k: int = typer.Option(50, "--k", min=1, help="components to keep (at most the rows decomposed)"),
     method: str = typer.Option("auto", "--method", help="auto | gram | randomized | dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-    shuffles: int = typer.Option(3, "--shuffles", help="time-shuffled copies for the null band"),
+    shuffles: int = typer.Option(3, "--shuffles", min=0, help="time-shuffled copies for the null band"),
     reconstruct: str = typer.Option("1,5,20", "--reconstruct", help="ranks for the low-rank reconstruction check "
                                     "(uncentred updates, all steps, of a run directory); 'none' skips it"),
-    episodes: int = typer.Option(50, "--episodes", help="episodes per reconstructed policy"),
+    episodes: int = typer.Option(50, "--episodes", min=1, help="episodes per reconstructed policy"),
     out: Optional[Path] = typer.Option(None, "--out", help="svd file (default RUN/svd.h5)"),
     force: bool = typer.Option(False, "--force", help="replace an existing svd file"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Decompose a recorded stream: spectrum against nulls, time profiles, loadings; writes svd.h5 + report."""
     with user_errors():
-        from analysis.decompose import SVDOptions, reconstructible, reconstruction_check, run_svd
-        from analysis.svd_report import save_with_report
         from misgen.recording import Recording
+        from misgen.svd_file import report_directory
 
         if stream not in ("grads", "updates") and not stream.startswith("grads_split/"):
             raise MisgenError(f"--stream must be grads, updates or grads_split/PART, not {stream!r}")
         out = out or (run / "svd.h5" if run.is_dir() else run.with_suffix(".svd.h5"))
+        if out.suffix != ".h5":
+            raise MisgenError(f"--out must name an .h5 file, not {out.name}")
         _refuse_overwrite(out, force)
-        options = SVDOptions(stream, center, steps, k, method, scheduler, device, shuffles)
-        with Recording(run) as recording:
-            result, _ = run_svd(recording, options)
+        _refuse_overwrite(report_directory(out), force)
+        with Recording(run) as recording:  # validated before torch is imported: a bad file fails in a second
+            recording.dataset(stream)
+            from analysis.decompose import SVDOptions, reconstructible, reconstruction_check, run_svd
+            from analysis.svd_report import save_with_report
+
+            result, _ = run_svd(recording, SVDOptions(stream, center, steps, k, method, scheduler, device, shuffles))
             ranks = [] if reconstruct == "none" else _ints(reconstruct, "--reconstruct")
             note = ""
             if ranks and run.is_dir() and reconstructible(result, recording):
@@ -233,14 +245,15 @@ def _variant_config(source: Path, model, variant: Optional[str], mode: Optional[
 
     from envs.variants import EnvConfig
     from misgen.rundir import RunDir
+    from misgen.schema import dataclass_from_json
 
     if source.is_dir():
-        base = RunDir(source).read_config()["env"]
+        base, where = RunDir(source).read_config()["env"], f"{RunDir(source).config_file}: env"
     else:
-        base = getattr(model, "misgen_env_config", None)
+        base, where = getattr(model, "misgen_env_config", None), f"{source}: misgen_env_config"
     if base is None and variant is None:
         raise MisgenError(f"--variant is needed: {source} carries no training environment")
-    trained_on = EnvConfig(**base) if base else None
+    trained_on = dataclass_from_json(EnvConfig, base, where) if base is not None else None
     settings = asdict(trained_on) if trained_on else {}
     if variant is not None and trained_on is not None and EnvConfig(variant=variant).game != trained_on.game:
         settings = {}  # another game: none of the training distribution's settings carry over
@@ -277,6 +290,10 @@ def evaluate(
     """Roll a policy out on fixed level seeds: return, length, goal and proxy rates with 95 % intervals, overall
     and split by whether the goal lies inside the proxy zone."""
     with user_errors():
+        if source.is_dir():  # its config is checked before torch is imported: a bad one fails in a second
+            from misgen.rundir import RunDir
+
+            RunDir(source).read_config()
         from analysis.evaluation import RANDOM, level_seeds, load_model
         from analysis.evaluation import evaluate as run_evaluation
 
@@ -311,8 +328,8 @@ def ablate(
     run: Path = typer.Argument(..., help="run directory"),
     svd_path: Optional[Path] = typer.Option(None, "--svd", help="svd file for component targets (default RUN/svd.h5)"),
     components: Optional[str] = typer.Option(None, "--components", help="component indices, e.g. 0,3,7"),
-    early: int = typer.Option(0, "--early", help="the N earliest components above the shuffle null"),
-    late: int = typer.Option(0, "--late", help="the N latest components above the shuffle null"),
+    early: int = typer.Option(0, "--early", min=0, help="the N earliest components above the shuffle null"),
+    late: int = typer.Option(0, "--late", min=0, help="the N latest components above the shuffle null"),
     group: Optional[str] = typer.Option(None, "--group", help="parameter group NAME[:channels]"),
     channels: Optional[str] = typer.Option(None, "--channels", help="activation channels LAYER:c1,c2"),
     mode: str = typer.Option("zero", "--mode", help="groups: zero | mean | init; channels: zero | mean"),
@@ -329,17 +346,23 @@ def ablate(
     with user_errors():
         import shutil
 
-        from analysis import ablation
+        from misgen.rundir import RunDir
         from misgen.svd_file import SVDFile
 
+        if name is not None:
+            _report_name(name)
         chosen = [bool(components) or bool(early) or bool(late), group is not None, channels is not None]
         if sum(chosen) != 1 or sum(bool(x) for x in (components, early, late)) > 1:
             raise MisgenError("give exactly one target: --components, --early, --late, --group or --channels")
-        target_run = ablation.Run.load(run)
-        chosen_variants = ablation.test_variants(target_run, variants)
+        RunDir(run).read_config()  # the files are validated before torch is imported: a bad one fails in a second
         if chosen[0]:
             svd_path = svd_path or run / "svd.h5"
             svd_file = SVDFile.load(svd_path)
+        from analysis import ablation
+
+        target_run = ablation.Run.load(run)
+        chosen_variants = ablation.test_variants(target_run, variants)
+        if chosen[0]:
             ablation.check_svd_matches(target_run, svd_file, svd_path)
             picked = ablation.select_components(svd_file, _ints(components, "--components") if components else None,
                                                 early, late)
@@ -351,7 +374,7 @@ def ablate(
         else:
             target, control_list = ablation.channel_ablations(target_run, channels, mode, controls, seed)
             default_name = f"channels_{channels.replace(':', '_').replace(',', '-')}_{mode}"
-        out = run / "ablations" / (name or default_name)
+        out = run / "ablations" / _report_name(name or default_name)
         if out.exists():
             if not force:
                 raise MisgenError(f"{out} exists; pass --force to replace it or --name to choose another")
@@ -386,15 +409,27 @@ def replay(
 ) -> None:
     """Re-simulate recorded episodes, check them against the recording, and render video or a map."""
     with user_errors():
-        from analysis.evaluation import load_model
-        from analysis.replay import replay as run_replay
+        from misgen.episodes import EpisodeFile
 
         if out is None and map_png is None:
             raise MisgenError("nothing to write: give --out VIDEO and/or --map PNG")
+        if out is not None and out.suffix.lower() not in (".mp4", ".gif"):
+            raise MisgenError(f"--out must end in .mp4 or .gif, not {out.name}")
+        if map_png is not None and map_png.suffix.lower() != ".png":
+            raise MisgenError(f"--map must end in .png, not {map_png.name}")
         for target in (out, map_png):
             if target is not None:
                 _refuse_overwrite(target, force)
-        model = load_model(policy) if policy is not None else None
+        with EpisodeFile(file) as episodes:  # validated before torch is imported: a bad file fails in a second
+            for index in range(len(episodes)) if all_episodes else [episode]:
+                episodes.episode(index)
+        from analysis.replay import replay as run_replay
+
+        model = None
+        if policy is not None:
+            from analysis.evaluation import load_model
+
+            model = load_model(policy)
         count = run_replay(file, None if all_episodes else [episode], out, map_png, size, fps, compare,
                            model.policy if model else None, policy.name if policy else "policy")
     written = [str(p) for p in (out, map_png) if p is not None]
@@ -418,7 +453,10 @@ def demo(
         from analysis.demo import run_demo
 
         _refuse_overwrite(out, force)
-        if out.exists():
+        if out.exists():  # --force replaces an earlier demo's output, never another directory given by mistake
+            if not (out / "report.md").is_file() or not (out / "config.json").is_file():
+                raise MisgenError(f"{out} is not the output of an earlier misgen demo (no report.md and "
+                                  f"config.json); --force replaces only that")
             shutil.rmtree(out)
         plan = replace(DEMO, timesteps=timesteps, episodes=episodes, controls=controls)
         report = run_demo(out, plan, progress=lambda text: typer.echo(f"misgen demo {text}", err=True),
@@ -434,7 +472,21 @@ def _split_assignment(item: str) -> tuple[str, str]:
 
 
 def main() -> None:
-    app()
+    """The console script. click's own usage errors (an unknown option, a value out of range) get the same one
+    plain line and exit code 2 as misgen's errors; ``--help`` and a bare ``misgen`` keep typer's formatting."""
+    if len(sys.argv) < 2:
+        app()  # prints the help
+    try:
+        code = typer.main.get_command(app).main(prog_name="misgen", standalone_mode=False)
+    except typer.TyperException as error:  # click's ClickException and UsageError
+        context = getattr(error, "ctx", None)
+        where = f" (see '{context.command_path} --help')" if context is not None else ""
+        typer.echo(f"misgen: error: {' '.join(error.format_message().split())}{where}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("misgen: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ with actions sampled from the policy, so it lags behind the policy and differs f
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,28 +21,44 @@ CURVES = {STEPS: "env steps", "rollout/ep_rew_mean": "return",
           "rollout/goal_rate": "goal rate", "rollout/proxy_rate": "proxy rate"}
 
 
-def progress_files(run: RunDir) -> list[Path]:
-    """The run's progress CSVs in training order: earlier segments (by their end step), then the current one."""
-    earlier = sorted(run.logs.glob("progress_until_*.csv"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+def _resumed_at(path: Path) -> tuple[int, int]:
+    """(T, i) of ``progress_until_<T>.csv`` (i = 1) or ``progress_until_<T>_<i>.csv``: the checkpoint the run
+    resumed from when this file was set aside, and which resume from it this was."""
+    found = re.fullmatch(r"progress_until_(\d+)(?:_(\d+))?", path.stem)
+    if not found:
+        raise MisgenError(f"{path}: not a progress file misgen wrote (progress_until_<T>.csv)")
+    return int(found.group(1)), int(found.group(2) or 1)
+
+
+def progress_files(run: RunDir) -> list[tuple[Path, float]]:
+    """The run's progress CSVs in training order, each with the last env step of its rows that counts: a file set
+    aside when the run resumed from checkpoint T holds the rows up to T (later ones were redone), the current
+    one all of its rows."""
+    earlier = sorted(run.logs.glob("progress_until_*.csv"), key=_resumed_at)
     current = run.logs / "progress.csv"
-    return earlier + ([current] if current.is_file() else [])
+    return [(path, _resumed_at(path)[0]) for path in earlier] + ([(current, np.inf)] if current.is_file() else [])
 
 
 def read_progress(run: RunDir) -> dict[str, np.ndarray]:
     """The :data:`CURVES` columns over every logged rollout, float arrays (NaN where a row has no value, and in
     every row for a rate SB3 never logged: no episode had finished)."""
     columns: dict[str, list[float]] = {name: [] for name in CURVES}
-    for path in progress_files(run):
+    for path, last_step in progress_files(run):
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
             for line, row in enumerate(reader, start=2):
                 if STEPS not in row:
                     raise MisgenError(f"{path}: no column {STEPS!r}")
+                values = {}
                 for name in CURVES:
+                    text = row.get(name)
                     try:
-                        columns[name].append(float(row[name]) if row.get(name) not in ("", None) else np.nan)
+                        values[name] = float(text) if text not in ("", None) else np.nan
                     except ValueError:
-                        raise MisgenError(f"{path}: line {line}, {name!r} is not a number: {row[name]!r}") from None
+                        raise MisgenError(f"{path}: line {line}, {name!r} is not a number: {text!r}") from None
+                if values[STEPS] <= last_step:
+                    for name, value in values.items():
+                        columns[name].append(value)
     return {name: np.array(values) for name, values in columns.items()}
 
 

@@ -18,17 +18,18 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes, SplitLabels, StopOnSignal
 from agents.learning_curve import plot_learning_curve
-from agents.policy import native_bf16
+from agents.policy import ARCHITECTURES, native_bf16
 from agents.ppo import LossTerms, SplitGradients, StepCounter, TrainingPosition, make_ppo, track
 from agents.presets import PPOConfig
 from envs.actions import ActionSetVecEnv
 from envs.splits import get_split
 from envs.variants import EnvConfig
 from envs.vec_env import ProcgenVecEnv
-from misgen.errors import MisgenError
+from misgen.errors import MisgenError, one_line
 from misgen.recorder import GradientRecorder
 from misgen.recording import STREAMS, ParamTable, RecordingWriter, check_record_options
-from misgen.rundir import RunDir, git_commit, package_versions
+from misgen.rundir import Checkpoint, RunDir, git_commit, package_versions
+from misgen.schema import dataclass_from_json
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,26 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device: str) -> tuple[VecNormalize, PPO]:
+    """The normalization statistics and model of ``checkpoint`` on ``venv``; a file that does not load, or a model
+    of another architecture than the run's config names, is one MisgenError."""
+    try:
+        env = VecNormalize.load(str(checkpoint.normalization), venv)
+    except Exception as error:  # a damaged pickle raises anything from EOFError to AttributeError
+        raise MisgenError(f"{checkpoint.normalization}: not loadable normalization statistics "
+                          f"({error.__class__.__name__})") from None
+    try:
+        model = PPO.load(checkpoint.model, env=env, device=device)
+    except Exception as error:  # SB3 raises many types on a damaged or foreign zip
+        raise MisgenError(f"{checkpoint.model}: not a loadable checkpoint of this run ({error.__class__.__name__}: "
+                          f"{one_line(error)})") from None
+    expected = ARCHITECTURES[ppo_config.architecture].__name__
+    found = type(model.policy.features_extractor).__name__
+    if found != expected:
+        raise MisgenError(f"{checkpoint.model}: the model is a {found}, the run's config.json says {expected}")
+    return env, model
+
+
 def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: RecordConfig, timesteps: int,
           device: str = "auto", seed: int = 0, checkpoint_every: int = 0, resume: bool = False,
           show_progress: bool = True) -> TrainResult:
@@ -77,9 +98,9 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     device = resolve_device(device)
     if resume:  # the run's own settings win; only the length, device and checkpointing may change
         saved = run.read_config()
-        env_config, ppo_config = EnvConfig(**saved["env"]), PPOConfig(**saved["ppo"])
-        record = RecordConfig(tuple(saved["record"]["streams"]), saved["record"]["every"], saved["record"]["dtype"],
-                              saved["record"].get("split", ""))
+        env_config = dataclass_from_json(EnvConfig, saved["env"], f"{run.config_file}: env")
+        ppo_config = dataclass_from_json(PPOConfig, saved["ppo"], f"{run.config_file}: ppo")
+        record = dataclass_from_json(RecordConfig, saved["record"], f"{run.config_file}: record")
         seed = saved["seed"]
     # emulated bfloat16 costs more than it saves (benchmarks/bf16_autocast.py): the config records what runs
     if ppo_config.bf16 and device == "cpu" and not native_bf16():
@@ -91,7 +112,6 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         "checkpoint_every": checkpoint_every, "versions": package_versions(), "git_commit": git_commit(),
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    run.write_config(config)
 
     # --- environments: the variant, rewards normalised as in the Procgen paper ----------------------
     venv = ActionSetVecEnv(ProcgenVecEnv(env_config, ppo_config.n_envs, ppo_config.env_threads),
@@ -99,8 +119,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     position = TrainingPosition()
     if resume:
         checkpoint = run.latest_checkpoint()
-        env = VecNormalize.load(str(checkpoint.normalization), venv)
-        model = PPO.load(checkpoint.model, env=env, device=device)
+        env, model = load_checkpoint(checkpoint, venv, ppo_config, device)
         optimizer_step = checkpoint.optimizer_step
         # checkpoints fall between updates: every rollout before them was trained on in full
         position.rollout = optimizer_step // (ppo_config.n_epochs * ppo_config.n_minibatches) - 1
@@ -112,10 +131,6 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     model.misgen_env_config = asdict(env_config)  # saved in every zip: evaluate's default distribution
     track(model, position)
     counter = StepCounter(model.policy.optimizer, optimizer_step)
-    progress_csv = run.logs / "progress.csv"
-    if resume and progress_csv.exists():  # SB3's CSV logger starts its file afresh: keep the earlier part
-        progress_csv.rename(run.logs / f"progress_until_{model.num_timesteps}.csv")
-    model.set_logger(configure(str(run.logs), ["csv", "tensorboard"]))
 
     # --- recorder on the optimizer ----------------------------------------------------------------
     recorder = None
@@ -139,6 +154,12 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         recorder = GradientRecorder(list(model.policy.parameters()), writer, step_info, first_step=optimizer_step,
                                     every=record.every, split=SplitGradients(model, len(parts)) if split else None
                                     ).attach(model.policy.optimizer)
+
+    # --- config and logs: written only once everything above has been checked ------------------------
+    run.write_config(config)
+    if resume:  # SB3's CSV logger starts its file afresh: keep the earlier part under a name of its own
+        run.keep_progress(model.num_timesteps)
+    model.set_logger(configure(str(run.logs), ["csv", "tensorboard"]))
 
     def save_checkpoint() -> None:
         if recorder is not None:

@@ -34,6 +34,7 @@ from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError
 from misgen.recording import Recording
 from misgen.rundir import RunDir
+from misgen.schema import dataclass_from_json
 from misgen.svd_file import SVDFile
 
 TEST_VARIANT = {"maze-topright": "maze", "coinrun": "coinrun-randcoin"}
@@ -54,14 +55,16 @@ class Run:
     @classmethod
     def load(cls, path: Path) -> "Run":
         run = RunDir(Path(path))
+        config = run.read_config()
+        dataclass_from_json(EnvConfig, config["env"], f"{run.config_file}: env")  # refused before the model loads
         model = load_model(run.path)
         named = list(model.policy.named_parameters())
         theta = torch.nn.utils.parameters_to_vector([p for _, p in named]).detach().cpu().numpy()
-        return cls(run.path, model, run.read_config(), theta, [n for n, _ in named], [tuple(p.shape) for _, p in named])
+        return cls(run.path, model, config, theta, [n for n, _ in named], [tuple(p.shape) for _, p in named])
 
     @property
     def env_config(self) -> EnvConfig:
-        return EnvConfig(**self.config["env"])
+        return dataclass_from_json(EnvConfig, self.config["env"], f"{RunDir(self.path).config_file}: env")
 
     def recording(self) -> Recording:
         return Recording(RunDir(self.path).recording)
@@ -130,7 +133,8 @@ def _remove_span(theta_final: np.ndarray, delta: np.ndarray, directions: np.ndar
 def check_svd_matches(run: Run, svd: SVDFile, svd_path: Path) -> None:
     """The svd file must decompose this run's recording, over this model's parameters."""
     if svd.attrs["n_params"] != len(run.theta_final):
-        raise MisgenError(f"{svd_path} has {svd.attrs['n_params']} parameters, the model {len(run.theta_final)}")
+        raise MisgenError(f"{svd_path} decomposes {svd.attrs['n_params']} parameters, the model "
+                          f"{RunDir(run.path).model} has {len(run.theta_final)}")
     recording = RunDir(run.path).recording.resolve()
     if Path(svd.attrs["source"]) != recording:
         raise MisgenError(f"{svd_path} decomposes {svd.attrs['source']}, not this run's {recording}")
@@ -145,6 +149,8 @@ def select_components(svd: SVDFile, components: list[int] | None, early: int, la
             raise MisgenError(f"components {bad} not in the svd file (it holds 0..{svd.k - 1})")
         return components
     n = early or late
+    if n > svd.k:
+        raise MisgenError(f"--{'early' if early else 'late'} {n}: the svd file holds {svd.k} components (1..{svd.k})")
     candidates = max(n, min(int(svd.attrs["nulls"]["n_above_shuffle"]), svd.k))
     by_time = np.argsort(svd.components["position"][:candidates])
     chosen = by_time[:n] if early else by_time[::-1][:n]

@@ -17,6 +17,7 @@ from analysis.split_shares import split_shares
 from analysis.svd import Decomposition, StreamMatrix, dask_svd, gram_svd, randomized_svd
 from misgen.errors import MisgenError
 from misgen.recording import Recording
+from misgen.schema import dataclass_from_json
 from misgen.svd_file import SVDFile
 
 METHODS = ("auto", "gram", "randomized", "dask")
@@ -94,7 +95,12 @@ def run_svd(recording: Recording, options: SVDOptions) -> tuple[SVDFile, Decompo
     method = choose_method(options.method, len(rows), options.scheduler)
     device = resolve_device(options.device)
     matrix = StreamMatrix(recording, options.stream, rows, options.centred)
+    if method != "gram":
+        matrix.check_decomposable()
     k = min(options.k, len(rows) - int(options.centred))
+    if k < 1:
+        raise MisgenError(f"--steps selects {len(rows)} row(s): a {'centred' if options.centred else 'uncentred'} "
+                          f"decomposition needs at least {1 + int(options.centred)}")
     if method == "gram":
         decomposition = gram_svd(matrix, k, device, options.shuffles, options.seed)
     elif method == "randomized":
@@ -193,7 +199,7 @@ def reconstruction_check(run: Path, recording: Recording, svd: SVDFile, ranks: l
     from envs.variants import EnvConfig
 
     model = load_model(run)
-    env_config = EnvConfig(**recording.config["env"])
+    env_config = dataclass_from_json(EnvConfig, recording.config.get("env"), f"{recording.path}: attr 'config': env")
     theta_final = recording.theta(-1)
     change = float(np.linalg.norm(theta_final - recording.theta(0))) or 1.0
     params = list(model.policy.parameters())

@@ -22,14 +22,15 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from envs.layout import CoinrunLayout, MazeLayout  # noqa: E402
-from envs.levels import make_gym3  # noqa: E402
+from envs.levels import LEVEL_SEED_GENERATOR, LevelLoader, make_gym3  # noqa: E402
 from envs.probes import N_ACTIONS, MazeProbe  # noqa: E402
-from envs.state_checks import MAZE_GOAL, MAZE_WALL, RULES, SPACE, WALL_MID, WALL_TOP  # noqa: E402
+from envs.state_checks import MAZE_GOAL, MAZE_WALL, RULES, SPACE, WALL_MID, WALL_TOP, check_state  # noqa: E402
 from envs.state_codec import ProcgenState, find_agent, parse_state, read_entities  # noqa: E402
 from envs.state_io import StateAccess  # noqa: E402
 from envs.variants import EnvConfig  # noqa: E402
 from misgen.episodes import EpisodeFile, EpisodeRecord  # noqa: E402
 from misgen.errors import MisgenError  # noqa: E402
+from misgen.schema import dataclass_from_json  # noqa: E402
 
 ACTION_NAMES = ["left-down", "left", "left-up", "down", "none", "up", "right-down", "right", "right-up",
                 "D", "A", "W", "S", "Q", "E"]
@@ -158,7 +159,10 @@ def play(sim: Simulator, initial_state: bytes, actions=None, policy=None, max_st
 
 
 def check(played: Played, episode: EpisodeRecord, index: int) -> None:
-    """Raise unless the re-simulation reproduces the recording step by step."""
+    """Raise unless the re-simulation reproduces the recording step by step, to its last step and no further."""
+    if len(played.actions) != episode.length:
+        raise MisgenError(f"episode {index}: the re-simulated episode ended after {len(played.actions)} steps, the "
+                          f"recording has {episode.length}")
     for t, (cell, recorded) in enumerate(zip(played.cells, episode.agent_cells)):
         if tuple(cell) != tuple(int(v) for v in recorded):
             raise MisgenError(f"episode {index} diverges at step {t}: recorded cell {tuple(recorded)}, "
@@ -258,37 +262,82 @@ def draw_map(path: Path, episodes: list[EpisodeRecord]) -> None:
     plt.close(fig)
 
 
-def _compared(records: list[EpisodeRecord], compare: Path) -> dict[int, EpisodeRecord]:
-    """The episodes of ``compare`` on the levels of ``records``, by level seed."""
-    with EpisodeFile(compare) as other:
-        by_seed = {other.episode(i).level_seed: i for i in range(len(other))}
-        missing = [r.level_seed for r in records if r.level_seed not in by_seed]
-        if missing:
-            raise MisgenError(f"{compare} has no episode on level {missing[0]}")
-        return {r.level_seed: other.episode(by_seed[r.level_seed]) for r in records}
+# fields of a level's initial state that belong to the environment that played it, not to the level: the
+# generator that draws the environment's next level seeds, and the random int procgen redraws every step
+PER_ENVIRONMENT_FIELDS = (*LEVEL_SEED_GENERATOR, "step_rand_int")
+
+
+def check_is_its_level(record: EpisodeRecord, loader: LevelLoader, where: str) -> None:
+    """Raise unless ``record``'s stored initial state is the level its seed names, as the variant edits it: procgen
+    then never sees a state misgen did not generate itself (a stored state could hold values that abort or hang
+    procgen's C++, e.g. an unseeded random generator or a huge growth rate, which no range check anticipates)."""
+    stored = parse_state(record.initial_state, loader.config.game)
+    level = loader.state(record.level_seed)
+    differing = [name for name, value in level.fields.items()
+                 if name not in PER_ENVIRONMENT_FIELDS and not np.array_equal(np.asarray(stored.fields[name]),
+                                                                           np.asarray(value))]
+    differing += [name for name, a, b in (("grid", stored.grid, level.grid), ("entities", stored.entities,
+                                                                            level.entities))
+                  if a.shape != b.shape or not np.array_equal(a, b)]
+    if differing:
+        raise MisgenError(f"{where}: the stored initial_state is not level {record.level_seed} of "
+                          f"{loader.config.variant} (it differs in {', '.join(differing[:4])}); procgen is not given it")
+    check_state(stored, loader.config.game, loader.config.mode_id)  # the per-environment fields' own ranges
+
+
+def _compared(records: list[EpisodeRecord], config: EnvConfig, compare: Path) -> dict[int, EpisodeRecord]:
+    """The episodes of ``compare`` on the levels of ``records``, by level seed, each checked to be its level."""
+    indices, others, other_config = read_episodes(compare, None)
+    if other_config.game != config.game:
+        raise MisgenError(f"{compare} holds {other_config.game} episodes, the replayed file {config.game}")
+    by_seed = {other.level_seed: (index, other) for index, other in zip(indices, others)}
+    missing = [r.level_seed for r in records if r.level_seed not in by_seed]
+    if missing:
+        raise MisgenError(f"{compare} has no episode on level {missing[0]}")
+    loader = LevelLoader(other_config)
+    try:
+        for record in records:
+            index, other = by_seed[record.level_seed]
+            check_is_its_level(other, loader, f"{compare}: episode {index}")
+    finally:
+        loader.close()
+    return {r.level_seed: by_seed[r.level_seed][1] for r in records}
+
+
+def read_episodes(file: Path, indices: list[int] | None) -> tuple[list[int], list[EpisodeRecord], EnvConfig]:
+    """Episodes ``indices`` of ``file`` (all if None) and the environment they were played in, validated."""
+    with EpisodeFile(file) as episodes:
+        config = dataclass_from_json(EnvConfig, episodes.env_config, f"{file}: attr 'env_config'")
+        indices = list(range(len(episodes))) if indices is None else indices
+        if not indices:
+            raise MisgenError(f"{file}: holds no episodes")
+        return indices, [episodes.episode(i) for i in indices], config
 
 
 def replay(file: Path, indices: list[int] | None = None, out: Path | None = None, map_png: Path | None = None,
            size: int = 512, fps: int = 15, compare: Path | None = None, policy=None,
            policy_name: str = "policy") -> int:
-    """Re-simulate episodes of ``file`` (all if ``indices`` is None), check each against its recording, and write
+    """Re-simulate episodes of ``file`` (all if ``indices`` is None), check each against its recording, then write
     a video (``out``, .mp4 or .gif; with ``compare``'s episode on the same level and/or ``policy`` re-run from the
-    same start, side by side) and/or a map PNG. Returns the number of episodes replayed."""
-    with EpisodeFile(file) as episodes:
-        indices = list(range(len(episodes))) if indices is None else indices
-        records = [episodes.episode(i) for i in indices]
-        config = EnvConfig(**episodes.env_config)
-    others = _compared(records, compare) if compare is not None else {}
-    if map_png is not None:
-        draw_map(map_png, records)
-    if out is None:
-        return len(records)
-    simulator = Simulator(config)
+    same start, side by side) and/or a map PNG. Every stored initial state is checked to be its level first
+    (:func:`check_is_its_level`), and no re-simulation runs past its recorded length. Returns the number of
+    episodes replayed."""
+    indices, records, config = read_episodes(file, indices)
+    loader = LevelLoader(config)
+    try:
+        for index, record in zip(indices, records):
+            check_is_its_level(record, loader, f"{file}: episode {index}")
+    finally:
+        loader.close()
+    others = _compared(records, config, compare) if compare is not None else {}
+    simulator = Simulator(config, render=out is not None)
     frames = []
     try:
         for index, record in zip(indices, records):
-            played = play(simulator, record.initial_state, actions=record.actions)
+            played = play(simulator, record.initial_state, actions=record.actions, render=out is not None)
             check(played, record, index)
+            if out is None:
+                continue
             shown = annotated(played, f"{file.name} #{index}  level {record.level_seed}", size)
             if record.level_seed in others:
                 other = others[record.level_seed]
@@ -302,5 +351,8 @@ def replay(file: Path, indices: list[int] | None = None, out: Path | None = None
             frames += shown
     finally:
         simulator.close()
-    write_video(out, frames, fps)
+    if map_png is not None:
+        draw_map(map_png, records)
+    if out is not None:
+        write_video(out, frames, fps)
     return len(records)

@@ -76,6 +76,16 @@ class StreamMatrix:
             yield columns, block, means
 
 
+    def check_decomposable(self) -> None:
+        """One pass over the data: raise unless every entry is finite and the matrix is not all zero (after
+        centring). The gram method checks this as it goes; randomized and dask would otherwise return an empty
+        or a NaN decomposition."""
+        squares = sum(float((block ** 2).sum()) for _, block, _ in self.blocks())
+        if squares == 0:
+            raise MisgenError(f"{self.recording.path}: the {self.stream} matrix is zero"
+                              + (" after centring (every row the same)" if self.centred else ""))
+
+
 def shuffle_in_time(block: torch.Tensor, seed: int, repeat: int, columns: slice) -> torch.Tensor:
     """Permute every column of ``block`` in time independently; the same (seed, repeat, columns) on the same
     kind of device gives the same permutation, so every pass over the data sees the same shuffled matrix.

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from analysis.decompose import summary_json, write_json  # noqa: E402
-from misgen.svd_file import SVDFile  # noqa: E402
+from misgen.svd_file import SVDFile, report_directory  # noqa: E402
 
 TOP = 12  # components shown in the time and layer plots
 
@@ -136,11 +136,11 @@ def write_report(svd: SVDFile, summary: dict, directory: Path) -> Path:
 
 
 def save_with_report(svd: SVDFile, path: Path) -> tuple[dict, Path]:
-    """Write ``path`` (svd.h5) and its report beside it, in report/<stem>/ (plots, report.md, summary.json).
-    Returns the summary and the report's path."""
+    """Write ``path`` (svd.h5) and its report beside it, in ``misgen.svd_file.report_directory`` (plots,
+    report.md, summary.json). Returns the summary and the report's path."""
     svd.save(path)
     summary = summary_json(svd)
-    directory = path.parent / "report" / path.stem
+    directory = report_directory(path)
     report = write_report(svd, summary, directory)
     write_json(directory / "summary.json", summary)
     return summary, report

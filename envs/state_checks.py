@@ -87,6 +87,7 @@ _FLAGS = ("paint_vel_info", "use_monochrome_assets", "restrict_themes", "use_bac
           "step_level_complete", "episode_done", "is_waiting_for_step", "use_procgen_background",
           "random_agent_start", "has_useful_vel_info", "level_seed_rand_gen.seeded", "rand_gen.seeded",
           "asset_rand_gen.seeded")
+_SEEDED = ("level_seed_rand_gen.seeded", "rand_gen.seeded")  # every state procgen generates has these seeded
 _RNG_TEXTS = ("level_seed_rand_gen.mt19937", "rand_gen.mt19937", "asset_rand_gen.mt19937")
 _FLOAT_FIELDS = [name for name, kind in GAME_FIELDS + BODY_FIELDS if kind == "f"]
 _ENTITY_FLOAT_COLUMNS = [i for i, name in enumerate(ENTITY_DTYPE.names) if ENTITY_DTYPE[name].kind == "f"]
@@ -126,6 +127,9 @@ def check_state(state: ProcgenState, game: str, distribution_mode: int | None = 
     for name in _FLAGS:
         if f[name] not in (0, 1):
             _fail(f"{name} = {f[name]} (expected 0 or 1)")
+    for name in _SEEDED:  # procgen fasserts on drawing from an unseeded generator (randgen.cpp), aborting Python
+        if f[name] != 1:
+            _fail(f"{name} = {f[name]}: procgen draws from this generator, so it must be seeded (1)")
     for name in _RNG_TEXTS:
         _check_mt19937_text(name, f[name])
     for name in _FLOAT_FIELDS + [n for n, kind in TAIL_FIELDS[game] if kind == "f"]:

@@ -25,10 +25,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 from envs.layout import CoinrunLayout, MazeLayout
-from envs.state_checks import COIN, DISTRIBUTION_MODES, MAZE_GOAL, SPACE
+from envs.state_checks import COIN, DISTRIBUTION_MODES, MAZE_GOAL, RULES, SPACE
 from envs.state_codec import ProcgenState
 
 DEFAULT_REGION = 5
+
+
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -52,15 +55,22 @@ class EnvConfig:
             raise ValueError(f"region must be >= 1, not {self.region}")
         if self.num_levels < 0 or self.start_level < 0:
             raise ValueError("num_levels and start_level must be >= 0")
+        if not 0 <= self.seed <= MAX_SEED or self.start_level + self.num_levels > MAX_SEED:
+            raise ValueError(f"seed and start_level + num_levels must lie in 0..{MAX_SEED} (procgen's seeds are int32), "
+                             f"not seed {self.seed}, start_level + num_levels {self.start_level + self.num_levels}")
+        world = RULES["maze"].world_size[self.mode_id]
         if self.max_maze_size:
             if self.game != "maze":
                 raise ValueError(f"max_maze_size applies to maze variants, not {self.variant!r}")
-            if self.max_maze_size < 3 or self.max_maze_size % 2 == 0:
-                raise ValueError(f"max_maze_size must be an odd number >= 3 (maze sizes are 3, 5, 7, ...), "
-                                 f"not {self.max_maze_size}")
+            if self.max_maze_size < 3 or self.max_maze_size % 2 == 0 or self.max_maze_size > world:
+                raise ValueError(f"max_maze_size must be an odd number in 3..{world} (maze sizes are 3, 5, 7, ... "
+                                 f"up to the world's side), not {self.max_maze_size}")
             if self.num_levels:
                 raise ValueError("max_maze_size needs unlimited levels (num_levels 0): it replaces levels by "
                                  "seed, which a finite level set would not keep")
+        if self.game == "maze" and self.region > (self.max_maze_size or world):
+            raise ValueError(f"region must lie in 1..{self.max_maze_size or world} (the largest maze side here), "
+                             f"not {self.region}")
 
     @property
     def game(self) -> str:

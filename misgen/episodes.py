@@ -27,9 +27,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from misgen.errors import MisgenError
+from misgen.errors import MisgenError, one_line
+from misgen.schema import FLOAT, INTEGER, Attr, Dataset, check_datasets, open_hdf5, read_attrs
 
 FORMAT_VERSION = 1
+N_ACTIONS = 15  # procgen's action set (envs/probes.py)
 EVENT_ATTRS = ("level_seed", "level_index", "length", "return", "goal_reached", "proxy_reached", "goal_step",
                "proxy_step")
 
@@ -99,23 +101,44 @@ class EpisodeWriter:
         self.file.close()
 
 
+FILE_ATTRS = [Attr("misgen_episodes_format", "int"), Attr("variant", "str"), Attr("env_config", "json_dict"),
+              Attr("policy", "str"), Attr("deterministic", "bool")]
+EPISODE_ATTRS = [Attr("level_seed", "int"), Attr("level_index", "int"), Attr("length", "int"), Attr("return", "float"),
+                 Attr("goal_reached", "bool"), Attr("proxy_reached", "bool"), Attr("goal_step", "int"),
+                 Attr("proxy_step", "int"), Attr("goal_cell", "int_pair")]
+EPISODE_DATASETS = [Dataset("initial_state", ("S",), "u"), Dataset("actions", ("L",), "u"),
+                    Dataset("rewards", ("L",), FLOAT), Dataset("agent_cells", ("L", 2), INTEGER),
+                    Dataset("action_probs", ("L", N_ACTIONS), FLOAT, optional=True),
+                    Dataset("values", ("L",), FLOAT, optional=True),
+                    Dataset("frames", ("L", 64, 64, 3), "u", optional=True)]
+MAX_LEVEL_SEED = 2**31 - 1
+
+
 class EpisodeFile:
-    """Read access to an episode file; malformed files raise :class:`MisgenError`."""
+    """Read access to an episode file, validated against the layout above: the file's attrs on open, each
+    episode's datasets, attrs and their agreement when it is read; any deviation raises one
+    :class:`MisgenError` naming the file and the field. (The procgen state in ``initial_state`` is checked by
+    whoever hands it to procgen: envs/state_checks.py.)"""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise MisgenError(f"{self.path}: no such episode file")
+        self.file = open_hdf5(self.path, "episode file")
         try:
-            self.file = h5py.File(self.path, "r")
             if self.file.attrs.get("misgen_episodes_format") != FORMAT_VERSION:
-                raise MisgenError(f"{self.path}: not a misgen episode file")
-            self.names = sorted(self.file["episodes"]) if "episodes" in self.file else []
-            self.variant = str(self.file.attrs["variant"])
-            self.env_config = json.loads(self.file.attrs["env_config"])
-            self.policy = str(self.file.attrs["policy"])
+                raise MisgenError(f"{self.path}: not a misgen episode file (format "
+                                  f"{self.file.attrs.get('misgen_episodes_format')!r}, expected {FORMAT_VERSION})")
+            attrs = read_attrs(self.file, self.path, FILE_ATTRS)
+            episodes = self.file.get("episodes")
+            if episodes is not None and not isinstance(episodes, h5py.Group):
+                raise MisgenError(f"{self.path}: 'episodes' is not a group")
+            self.names = sorted(episodes) if episodes is not None else []
+        except MisgenError:
+            self.file.close()
+            raise
         except (OSError, KeyError, ValueError) as error:
-            raise MisgenError(f"{self.path}: corrupt episode file ({error})") from None
+            self.file.close()
+            raise MisgenError(f"{self.path}: corrupt episode file ({one_line(error)})") from None
+        self.variant, self.env_config, self.policy = attrs["variant"], attrs["env_config"], attrs["policy"]
 
     def __len__(self) -> int:
         return len(self.names)
@@ -123,24 +146,53 @@ class EpisodeFile:
     def episode(self, index: int) -> EpisodeRecord:
         if not 0 <= index < len(self.names):
             raise MisgenError(f"{self.path}: no episode {index} (the file holds {len(self.names)})")
+        where = f"episodes/{self.names[index]}/"
         try:
             group = self.file["episodes"][self.names[index]]
-            attrs = {name: group.attrs[name] for name in EVENT_ATTRS}
-            goal = tuple(int(v) for v in group.attrs["goal_cell"])
+            if not isinstance(group, h5py.Group):
+                raise MisgenError(f"{self.path}: {where[:-1]} is not a group")
+            attrs = read_attrs(group, self.path, EPISODE_ATTRS, where)
+            sizes = check_datasets(group, self.path, EPISODE_DATASETS, where=where)
             optional = {name: group[name][:] if name in group else None for name in ("action_probs", "values",
                                                                                      "frames")}
             record = EpisodeRecord(
-                level_seed=int(attrs["level_seed"]), level_index=int(attrs["level_index"]),
+                level_seed=attrs["level_seed"], level_index=attrs["level_index"],
                 initial_state=group["initial_state"][:].tobytes(), actions=group["actions"][:],
                 rewards=group["rewards"][:], agent_cells=group["agent_cells"][:],
-                goal_reached=bool(attrs["goal_reached"]), proxy_reached=bool(attrs["proxy_reached"]),
-                goal_step=int(attrs["goal_step"]), proxy_step=int(attrs["proxy_step"]),
-                goal_cell=None if goal == (-1, -1) else goal, **optional)
+                goal_reached=attrs["goal_reached"], proxy_reached=attrs["proxy_reached"],
+                goal_step=attrs["goal_step"], proxy_step=attrs["proxy_step"],
+                goal_cell=None if attrs["goal_cell"] == (-1, -1) else attrs["goal_cell"], **optional)
+        except MisgenError:
+            raise
         except (OSError, KeyError, ValueError, TypeError) as error:
-            raise MisgenError(f"{self.path}: episode {index} is corrupt ({error})") from None
-        if not (len(record.rewards) == record.length == len(record.agent_cells) == int(attrs["length"])):
-            raise MisgenError(f"{self.path}: episode {index} has inconsistent lengths")
+            raise MisgenError(f"{self.path}: episode {index} is corrupt ({one_line(error)})") from None
+        self._check(record, attrs, sizes, where)
         return record
+
+    def _check(self, record: EpisodeRecord, attrs: dict, sizes: dict[str, int], where: str) -> None:
+        """Rules across an episode's fields that the layout's shapes cannot state."""
+        problem = None
+        if attrs["length"] != sizes["L"] or sizes["L"] < 1:
+            problem = f"attr '{where}length' is {attrs['length']}, its datasets hold {sizes['L']} steps"
+        elif sizes["S"] == 0:
+            problem = f"dataset '{where}initial_state' is empty"
+        elif not 0 <= record.level_seed <= MAX_LEVEL_SEED:
+            problem = f"attr '{where}level_seed' is {record.level_seed}, outside 0..{MAX_LEVEL_SEED}"
+        elif record.level_index < 0:
+            problem = f"attr '{where}level_index' is {record.level_index}, must be >= 0"
+        elif int(record.actions.max()) >= N_ACTIONS:
+            problem = f"dataset '{where}actions' holds {int(record.actions.max())}, procgen's actions are 0..{N_ACTIONS - 1}"
+        elif not np.all(np.isfinite(record.rewards)):
+            problem = f"dataset '{where}rewards' holds NaN or infinite values"
+        else:
+            for name, reached in (("goal_step", record.goal_reached), ("proxy_step", record.proxy_reached)):
+                step = attrs[name]
+                if not -1 <= step <= record.length or (step >= 0) != reached:
+                    problem = (f"attr '{where}{name}' is {step}: it must be -1 when the event never happened, else a "
+                               f"step in 0..{record.length}")
+                    break
+        if problem:
+            raise MisgenError(f"{self.path}: {problem}")
 
     def close(self) -> None:
         self.file.close()

@@ -50,6 +50,7 @@ import h5py
 import numpy as np
 
 from misgen.errors import MisgenError, one_line
+from misgen.schema import BOOL, FLOAT, INTEGER, STRING, VLEN, Attr, Dataset, check_datasets, read_attrs
 
 FORMAT_VERSION = 1
 STREAMS = ("grads", "updates")
@@ -299,8 +300,39 @@ class RecordingWriter:
             pass
 
 
+ATTRS = [Attr("misgen_format", "int"), Attr("variant", "str"), Attr("config", "json_dict"), Attr("complete", "bool"),
+         Attr("record_every", "int"), Attr("record_dtype", "str"), Attr("n_params", "int"),
+         Attr("extra_step_fields", "json_list", optional=True), Attr("split", "str", optional=True),
+         Attr("split_parts", "json_list", optional=True)]  # the last three are absent in early recordings
+STORED_KINDS = {"float16": "f", "float32": "f", "bfloat16": "u"}
+
+
+def _kinds(dtype: str) -> str:
+    return {"int64": INTEGER, "int32": INTEGER, "float32": FLOAT, "float64": FLOAT, "bool": BOOL}[dtype]
+
+
+def layout(split_parts: tuple[str, ...] = (), extra_fields: tuple[str, ...] = ()) -> list[Dataset]:
+    """The datasets of a recording (the table above). Rows are "T+": a killed writer may leave some datasets a
+    block longer than others, and the reader uses the rows every one of them holds."""
+    fields = {**STEP_FIELDS, **(split_step_fields(split_parts) if split_parts else {}),
+              **{name: ("float32", "") for name in extra_fields}}
+    return ([Dataset(stream, ("T+", "D"), "fu", optional=True) for stream in STREAMS]
+            + [Dataset(split_stream(part), ("T+", "D"), "fu") for part in split_parts]
+            + [Dataset(f"steps/{name}", ("T+",), _kinds(dtype)) for name, (dtype, _) in fields.items()]
+            + [Dataset("params/names", ("P",), STRING), Dataset("params/shapes", ("P",), VLEN),
+               Dataset("params/offsets", ("P1",), INTEGER), Dataset("checkpoints/theta", ("K", "D"), FLOAT),
+               Dataset("checkpoints/step", ("K",), INTEGER), Dataset("checkpoints/timesteps", ("K",), INTEGER)])
+
+
+def _string_list(values, path: Path, field: str) -> tuple[str, ...]:
+    if not all(isinstance(v, str) and v for v in values):
+        raise MisgenError(f"{path}: attr {field!r} must list non-empty strings")
+    return tuple(values)
+
+
 class Recording:
-    """Read access to a ``recording.h5``, checked on open. Raises :class:`MisgenError` for anything else."""
+    """Read access to a ``recording.h5``, validated on open against the layout above: any deviation raises one
+    :class:`MisgenError` naming the file and the field."""
 
     def __init__(self, path: str | Path):
         path = Path(path)
@@ -314,28 +346,62 @@ class Recording:
             raise MisgenError(f"{path}: not a readable HDF5 file ({one_line(error)})") from None
         self.file, self.path = file, path
         try:
-            if file.attrs.get("misgen_format") != FORMAT_VERSION:
-                raise MisgenError(f"{path}: not a misgen recording (format {file.attrs.get('misgen_format')!r})")
-            offsets = file["params/offsets"][:]
-            self.params = ParamTable([n.decode() if isinstance(n, bytes) else n for n in file["params/names"][:]],
-                                     [tuple(s) for s in file["params/shapes"][:]], offsets)
-            self.split = str(file.attrs.get("split", ""))
-            self.split_parts = tuple(json.loads(file.attrs.get("split_parts", "[]")))
-            self.streams = tuple(s for s in STREAMS if s in file) + tuple(split_stream(p) for p in self.split_parts)
-            self.n_rows = file["steps/step"].shape[0]
-            self.extra_fields = tuple(json.loads(file.attrs.get("extra_step_fields", "[]")))
-            split_fields = tuple(split_step_fields(self.split_parts)) if self.split_parts else ()
-            for name in self.extra_fields + split_fields:
-                if file["steps"][name].shape[0] < self.n_rows:
-                    raise MisgenError(f"{path}: steps/{name} has fewer rows than steps/step")
-            for stream in self.streams:
-                if file[stream].shape[1] != self.n_params or file[stream].shape[0] < self.n_rows:
-                    raise MisgenError(f"{path}: {stream} is {file[stream].shape}, expected ({self.n_rows}, "
-                                      f"{self.n_params})")
-        except (KeyError, OSError, ValueError, TypeError) as error:
-            raise MisgenError(f"{path}: corrupt or incomplete misgen recording ({error})") from None
+            self._validate()
+        except MisgenError:
+            file.close()
+            raise
+        except (KeyError, OSError, ValueError, TypeError) as error:  # HDF5 failing to read what it listed
+            file.close()
+            raise MisgenError(f"{path}: corrupt or incomplete misgen recording ({one_line(error)})") from None
+
+    def _validate(self) -> None:
+        file, path = self.file, self.path
+        if file.attrs.get("misgen_format") != FORMAT_VERSION:
+            raise MisgenError(f"{path}: not a misgen recording (format {file.attrs.get('misgen_format')!r}, "
+                              f"expected {FORMAT_VERSION})")
+        attrs = read_attrs(file, path, ATTRS)
+        self.attrs = attrs
+        self.split = attrs.get("split", "")
+        self.split_parts = _string_list(attrs.get("split_parts", []), path, "split_parts")
+        self.extra_fields = _string_list(attrs.get("extra_step_fields", []), path, "extra_step_fields")
+        if bool(self.split) != bool(self.split_parts):
+            raise MisgenError(f"{path}: attr 'split' is {self.split!r} but 'split_parts' lists {len(self.split_parts)}")
+        if attrs["record_dtype"] not in RECORD_DTYPES:
+            raise MisgenError(f"{path}: attr 'record_dtype' is {attrs['record_dtype']!r}, not one of "
+                              f"{', '.join(RECORD_DTYPES)}")
+        if attrs["record_every"] < 1:
+            raise MisgenError(f"{path}: attr 'record_every' is {attrs['record_every']}, must be >= 1")
+        datasets = layout(self.split_parts, self.extra_fields)
+        sizes = check_datasets(file, path, datasets, {"T": 0})
+        self.streams = tuple(s for s in STREAMS if s in file) + tuple(split_stream(p) for p in self.split_parts)
         if not self.streams:
             raise MisgenError(f"{path}: recording holds neither grads nor updates")
+        stored = STORED_KINDS[attrs["record_dtype"]]
+        for stream in self.streams:
+            if file[stream].dtype.kind != stored or file[stream].dtype.itemsize != (4 if attrs["record_dtype"] ==
+                                                                                    "float32" else 2):
+                raise MisgenError(f"{path}: dataset {stream!r} is stored as {file[stream].dtype}, but attr "
+                                  f"'record_dtype' says {attrs['record_dtype']}")
+        n_params = sizes["D"]
+        if attrs["n_params"] != n_params:
+            raise MisgenError(f"{path}: attr 'n_params' is {attrs['n_params']}, the datasets have {n_params} columns")
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in file["params/names"][:]]
+        shapes = [tuple(int(v) for v in shape) for shape in file["params/shapes"][:]]
+        offsets = file["params/offsets"][:].astype(np.int64)
+        sizes_of = np.array([int(np.prod(shape)) for shape in shapes], dtype=np.int64)
+        if (len(offsets) != len(names) + 1 or offsets[0] != 0 or offsets[-1] != n_params
+                or not np.array_equal(np.diff(offsets), sizes_of)):
+            raise MisgenError(f"{path}: dataset 'params/offsets' does not match params/shapes and the {n_params} "
+                              f"columns (offsets must run from 0 to D by each tensor's size)")
+        self.params = ParamTable(names, shapes, offsets)
+        rows = [file[d.name].shape[0] for d in datasets if d.shape[0] == "T+" and d.name in file]
+        self.n_rows = min(rows)
+        steps = file["steps/step"][: self.n_rows]
+        if len(steps) and (steps[0] < 0 or np.any(np.diff(steps) <= 0)):
+            raise MisgenError(f"{path}: dataset 'steps/step' must count up from 0 or more, one row per step")
+        checkpoint_steps = file["checkpoints/step"][:]
+        if len(checkpoint_steps) and (checkpoint_steps[0] < 0 or np.any(np.diff(checkpoint_steps) < 0)):
+            raise MisgenError(f"{path}: dataset 'checkpoints/step' must not decrease")
 
     @property
     def split_streams(self) -> tuple[str, ...]:
@@ -348,19 +414,19 @@ class Recording:
 
     @property
     def record_dtype(self) -> str:
-        return str(self.file.attrs["record_dtype"])
+        return self.attrs["record_dtype"]
 
     @property
     def complete(self) -> bool:
-        return bool(self.file.attrs["complete"])
+        return self.attrs["complete"]
 
     @property
     def variant(self) -> str:
-        return str(self.file.attrs["variant"])
+        return self.attrs["variant"]
 
     @property
     def config(self) -> dict:
-        return json.loads(self.file.attrs["config"])
+        return self.attrs["config"]
 
     def steps(self, field: str) -> np.ndarray:
         return self.file["steps"][field][: self.n_rows]
@@ -384,6 +450,8 @@ class Recording:
 
     def theta(self, which: int) -> np.ndarray:
         """Checkpointed theta ``which`` (0: initial, -1: final) as float32."""
+        if self.file["checkpoints/theta"].shape[0] == 0:
+            raise MisgenError(f"{self.path}: dataset 'checkpoints/theta' holds no checkpoint")
         return self.file["checkpoints/theta"][which].astype(np.float32)
 
     def close(self) -> None:

@@ -10,7 +10,8 @@
                            what ``--resume`` continues from
 ``recording.h5``           gradient/update time series (misgen/recording.py)
 ``logs/``                  ``progress.csv`` (one row per rollout) and TensorBoard events; a resumed run keeps the
-                           earlier rows in ``progress_until_<T>.csv``
+                           earlier rows in ``progress_until_<T>.csv`` (``_2``, ``_3``, ... when resumed
+                           from the same checkpoint again)
 ``learning_curve.png``     return, goal and proxy rates of the training episodes against env steps
                            (agents/learning_curve.py), redrawn whenever training stops
 =========================  ===================================================================================
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import subprocess
 from dataclasses import dataclass
 from importlib import metadata
@@ -28,6 +30,7 @@ from pathlib import Path
 from misgen import __version__
 from misgen.errors import MisgenError
 
+CONFIG_SECTIONS = {"variant": str, "env": dict, "ppo": dict, "record": dict, "timesteps": int, "seed": int}
 PACKAGES = ("torch", "stable-baselines3", "procgen-mirror", "gymnasium", "numpy", "h5py")
 
 
@@ -107,10 +110,38 @@ class RunDir:
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
 
     def read_config(self) -> dict:
+        """config.json, checked for the sections every reader relies on (:data:`CONFIG_SECTIONS`); the
+        sections' own fields are checked where they become configs (``misgen.schema.dataclass_from_json``)."""
+        if not self.config_file.is_file():
+            raise MisgenError(f"{self.path}: no run here (config.json missing)")
         try:
-            return json.loads(self.config_file.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+            config = json.loads(self.config_file.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise MisgenError(f"{self.config_file}: unreadable run config ({error})") from None
+        if not isinstance(config, dict):
+            raise MisgenError(f"{self.config_file}: expected a JSON object, found {type(config).__name__}")
+        for name, kind in CONFIG_SECTIONS.items():
+            if name not in config:
+                raise MisgenError(f"{self.config_file}: field {name!r} is missing")
+            if not isinstance(config[name], kind) or isinstance(config[name], bool):
+                raise MisgenError(f"{self.config_file}: field {name!r} must be a {kind.__name__}, found "
+                                  f"{json.dumps(config[name])[:60]}")
+        return config
+
+    def keep_progress(self, timesteps: int) -> Path | None:
+        """Move ``logs/progress.csv`` aside before a resumed run starts a new one: to ``progress_until_<T>.csv``,
+        or ``progress_until_<T>_<i>.csv`` when a run resumed from the same checkpoint before. Never replaces a
+        file. Returns the new path (None when there was no progress.csv)."""
+        current = self.logs / "progress.csv"
+        if not current.exists():
+            return None
+        kept = self.logs / f"progress_until_{timesteps}.csv"
+        again = 1
+        while kept.exists():
+            again += 1
+            kept = self.logs / f"progress_until_{timesteps}_{again}.csv"
+        current.rename(kept)
+        return kept
 
     def checkpoint_paths(self, timesteps: int) -> tuple[Path, Path, Path]:
         stem = self.checkpoints / f"step_{timesteps}"
@@ -121,13 +152,37 @@ class RunDir:
         meta.write_text(json.dumps({"timesteps": timesteps, "optimizer_step": optimizer_step}))
 
     def latest_checkpoint(self) -> Checkpoint:
-        """The newest complete checkpoint (its .json is written last)."""
+        """The newest complete checkpoint (its .json is written last, so a checkpoint without one is unfinished
+        and skipped). A damaged .json is an error, not a reason to fall back to an older checkpoint: resuming
+        from that would drop the recording's rows after it."""
         found = []
         for meta in self.checkpoints.glob("step_*.json"):
-            model, normalization, _ = self.checkpoint_paths(int(meta.stem.removeprefix("step_")))
+            named = re.fullmatch(r"step_(\d+)", meta.stem)
+            if not named:
+                continue  # not a file misgen wrote
+            timesteps = int(named.group(1))
+            model, normalization, _ = self.checkpoint_paths(timesteps)
             if model.is_file() and normalization.is_file():
-                info = json.loads(meta.read_text())
-                found.append(Checkpoint(info["timesteps"], info["optimizer_step"], model, normalization))
+                info = read_checkpoint_meta(meta)
+                if info["timesteps"] != timesteps:
+                    raise MisgenError(f"{meta}: field 'timesteps' is {info['timesteps']}, the file name says "
+                                      f"{timesteps}")
+                found.append(Checkpoint(timesteps, info["optimizer_step"], model, normalization))
         if not found:
             raise MisgenError(f"{self.path}: no checkpoint to resume from")
         return max(found, key=lambda c: c.timesteps)
+
+
+def read_checkpoint_meta(path: Path) -> dict[str, int]:
+    """A checkpoint's ``step_<T>.json``: {timesteps, optimizer_step}, both integers >= 0."""
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MisgenError(f"{path}: unreadable checkpoint record ({error})") from None
+    if not isinstance(info, dict):
+        raise MisgenError(f"{path}: expected a JSON object, found {type(info).__name__}")
+    for name in ("timesteps", "optimizer_step"):
+        value = info.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise MisgenError(f"{path}: field {name!r} must be an integer >= 0, found {json.dumps(value)}")
+    return info

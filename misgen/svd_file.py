@@ -43,7 +43,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from misgen.errors import MisgenError
+from misgen.errors import MisgenError, one_line
+from misgen.schema import FLOAT, INTEGER, STRING, Attr, Dataset, check_datasets, open_hdf5, read_attrs
 
 FORMAT_VERSION = 1
 ARRAYS = ("singular_values", "time_profiles", "loadings", "spectrum", "steps_used", "rows_used", "timesteps_used")
@@ -52,6 +53,32 @@ COMPONENT_ARRAYS = ("time_center", "time_spread", "time_center_timesteps", "time
 GROUP_ARRAYS = ("layer_sizes", "unit_layer", "unit_index", "unit_sizes")
 OPTIONAL_COMPONENT_ARRAYS = ("split_shares",)
 JSON_ATTRS = ("nulls", "reconstruction", "source_config", "split_parts")
+ATTRS = [Attr("method", "str"), Attr("stream", "str"), Attr("centred", "bool"), Attr("steps", "str"),
+         Attr("source", "str"), Attr("source_config", "json_dict"), Attr("source_complete", "bool"),
+         Attr("source_rows", "int"), Attr("n_params", "int"), Attr("nulls", "json_dict"),
+         Attr("split", "str", optional=True), Attr("split_parts", "json_list", optional=True),
+         Attr("reconstruction", "json_list", optional=True), Attr("misgen_svd_format", "int")]
+NULL_KEYS = ("n_above_shuffle", "n_above_mp", "n_above_5pct", "n_above_10pct", "n_above_15pct", "effective_rank")
+
+
+def report_directory(path: Path) -> Path:
+    """Where the report of the svd file ``path`` goes: ``report/<stem>/`` beside it, its own for every svd file."""
+    return path.parent / "report" / path.stem
+
+
+def layout(split_parts: list[str]) -> list[Dataset]:
+    """The datasets of an svd file (the table above)."""
+    shapes = {"singular_values": ("k",), "time_profiles": ("k", "T_used"), "loadings": ("k", "D"),
+              "spectrum": ("n",), "steps_used": ("T_used",), "rows_used": ("T_used",), "timesteps_used": ("T_used",)}
+    component_shapes = {"layer_mass": ("k", "L"), "unit_mass": ("k", "U")}
+    return ([Dataset(name, shapes[name], INTEGER if name.endswith("_used") else FLOAT) for name in ARRAYS]
+            + [Dataset("mean", ("D",), FLOAT, optional=True), Dataset("nulls/shuffled_spectra", ("R", "n_null"), FLOAT)]
+            + [Dataset(f"components/{name}", component_shapes.get(name, ("k",)), FLOAT) for name in COMPONENT_ARRAYS]
+            + [Dataset("components/label", ("k",), STRING),
+               Dataset("components/split_shares", ("k", len(split_parts)), FLOAT, optional=not split_parts),
+               Dataset("groups/layers", ("L",), STRING), Dataset("groups/layer_sizes", ("L",), INTEGER),
+               Dataset("groups/unit_layer", ("U",), INTEGER), Dataset("groups/unit_index", ("U",), INTEGER),
+               Dataset("groups/unit_sizes", ("U",), INTEGER)])
 
 
 @dataclass
@@ -89,25 +116,65 @@ class SVDFile:
 
     @classmethod
     def load(cls, path: Path) -> "SVDFile":
+        """Read and validate an svd file against :func:`layout` and :data:`ATTRS`; any deviation raises one
+        :class:`MisgenError` naming the file and the field."""
         path = Path(path)
-        if not path.is_file():
-            raise MisgenError(f"{path}: no such svd file")
-        try:
-            with h5py.File(path, "r") as f:
-                if f.attrs.get("misgen_svd_format") != FORMAT_VERSION:
-                    raise MisgenError(f"{path}: not a misgen svd file")
-                arrays = {name: f[name][:] for name in ARRAYS}
-                if "mean" in f:
-                    arrays["mean"] = f["mean"][:]
-                attrs = {}
-                for name, value in f.attrs.items():
-                    attrs[name] = json.loads(value) if name in JSON_ATTRS else value
-                decode = lambda values: [v.decode() if isinstance(v, bytes) else v for v in values]  # noqa: E731
-                components = {name: f[f"components/{name}"][:] for name in COMPONENT_ARRAYS}
-                components.update({name: f[f"components/{name}"][:] for name in OPTIONAL_COMPONENT_ARRAYS
-                                   if f"components/{name}" in f})
-                return cls(arrays, f["nulls/shuffled_spectra"][:], components,
-                           decode(f["components/label"][:]), decode(f["groups/layers"][:]),
-                           {name: f[f"groups/{name}"][:] for name in GROUP_ARRAYS}, attrs)
-        except (OSError, KeyError, ValueError) as error:
-            raise MisgenError(f"{path}: corrupt or incomplete svd file ({error})") from None
+        with open_hdf5(path, "svd file") as f:
+            if f.attrs.get("misgen_svd_format") != FORMAT_VERSION:
+                raise MisgenError(f"{path}: not a misgen svd file (format {f.attrs.get('misgen_svd_format')!r}, "
+                                  f"expected {FORMAT_VERSION})")
+            try:
+                attrs = {"split": "", "split_parts": [], **read_attrs(f, path, ATTRS)}  # early files lack a split
+                if not all(isinstance(part, str) for part in attrs["split_parts"]):
+                    raise MisgenError(f"{path}: attr 'split_parts' must list strings")
+                sizes = check_datasets(f, path, layout(attrs.get("split_parts", [])))
+                arrays = {name: f[name][:] for name in ARRAYS + (("mean",) if "mean" in f else ())}
+                components = {name: f[f"components/{name}"][:] for name in COMPONENT_ARRAYS + OPTIONAL_COMPONENT_ARRAYS
+                              if f"components/{name}" in f}
+                decode = lambda values: [v.decode() if isinstance(v, bytes) else str(v) for v in values]  # noqa: E731
+                svd = cls(arrays, f["nulls/shuffled_spectra"][:], components, decode(f["components/label"][:]),
+                          decode(f["groups/layers"][:]), {name: f[f"groups/{name}"][:] for name in GROUP_ARRAYS},
+                          attrs)
+            except (OSError, KeyError, ValueError, TypeError) as error:  # HDF5 failing to read what it listed
+                raise MisgenError(f"{path}: corrupt or incomplete svd file ({one_line(error)})") from None
+        svd._check(path, sizes)
+        return svd
+
+    def _check(self, path: Path, sizes: dict[str, int]) -> None:
+        """Rules across fields that the layout's shapes cannot state."""
+        if self.attrs["n_params"] != sizes["D"]:
+            raise MisgenError(f"{path}: attr 'n_params' is {self.attrs['n_params']}, dataset 'loadings' has "
+                              f"{sizes['D']} columns")
+        if "mean" in self.arrays and self.arrays["mean"].shape != (sizes["D"],):
+            raise MisgenError(f"{path}: dataset 'mean' has shape {self.arrays['mean'].shape}, expected ({sizes['D']},)")
+        if bool(self.attrs["centred"]) != ("mean" in self.arrays):
+            raise MisgenError(f"{path}: attr 'centred' is {self.attrs['centred']} but dataset 'mean' is "
+                              f"{'present' if 'mean' in self.arrays else 'missing'}")
+        if sizes["n"] < sizes["k"]:
+            raise MisgenError(f"{path}: dataset 'spectrum' holds {sizes['n']} values, fewer than the {sizes['k']} "
+                              f"components")
+        values = self.arrays["singular_values"]
+        if not np.all(np.isfinite(values)) or np.any(values < 0):
+            raise MisgenError(f"{path}: dataset 'singular_values' must be finite and non-negative")
+        for name in ("time_profiles", "loadings"):
+            if not np.all(np.isfinite(self.arrays[name])):
+                raise MisgenError(f"{path}: dataset {name!r} holds NaN or infinite values")
+        if not set(self.labels) <= {"early", "late"}:
+            raise MisgenError(f"{path}: dataset 'components/label' holds {sorted(set(self.labels) - {'early', 'late'})}"
+                              f", expected early or late")
+        if int(self.groups["layer_sizes"].sum()) != sizes["D"]:
+            raise MisgenError(f"{path}: dataset 'groups/layer_sizes' sums to {int(self.groups['layer_sizes'].sum())}, "
+                              f"not the {sizes['D']} parameters")
+        unit_layer = self.groups["unit_layer"]
+        if len(unit_layer) and (unit_layer.min() < 0 or unit_layer.max() >= sizes["L"]):
+            raise MisgenError(f"{path}: dataset 'groups/unit_layer' points past the {sizes['L']} layers")
+        nulls = self.attrs["nulls"]
+        for key in NULL_KEYS:
+            if not isinstance(nulls.get(key), (int, float)) or isinstance(nulls.get(key), bool):
+                raise MisgenError(f"{path}: attr 'nulls' has no number {key!r}")
+        if not 0 <= nulls["n_above_shuffle"] <= sizes["n"]:
+            raise MisgenError(f"{path}: attr 'nulls': n_above_shuffle {nulls['n_above_shuffle']} is outside 0.."
+                              f"{sizes['n']}")
+        if self.attrs["source_rows"] < sizes["T_used"]:
+            raise MisgenError(f"{path}: attr 'source_rows' is {self.attrs['source_rows']}, fewer than the "
+                              f"{sizes['T_used']} steps used")

@@ -407,3 +407,19 @@ def test_resuming_twice_from_one_checkpoint_keeps_every_log(pristine, tmp_path):
     for name in kept + ["progress.csv"]:
         assert len((logs / name).read_text().splitlines()) >= 2, name  # a header and at least one rollout
     assert (run / "learning_curve.png").is_file()
+
+
+@pytest.mark.parametrize("module, datasets, attrs", [
+    (recording_schema, recording_schema.layout(("part",), ("extra",)), recording_schema.ATTRS),
+    (svd_schema, svd_schema.layout(["part"]), svd_schema.ATTRS),
+    (episode_schema, episode_schema.EPISODE_DATASETS, episode_schema.FILE_ATTRS + episode_schema.EPISODE_ATTRS)])
+def test_every_declared_field_is_documented_in_its_schema_table(module, datasets, attrs):
+    """The validating readers check the declared layouts; the module docstrings document them (and the README
+    copies them): the two name the same fields."""
+    doc = module.__doc__
+    generic = {"steps/": "steps/<field>", "grads_split/": "grads_split/<part>"}
+    for spec in datasets:
+        documented = next((form for prefix, form in generic.items() if spec.name.startswith(prefix)), spec.name)
+        assert f"``{documented}``" in doc or f"``{spec.name.rsplit('/', 1)[-1]}``" in doc, spec.name
+    for attr in attrs:
+        assert f"``{attr.name}``" in doc, attr.name

@@ -121,5 +121,5 @@ def test_actions_outside_procgens_set_are_a_one_line_error(random_episodes, tmp_
         f["episodes/00000/actions"][3] = 20
     result = subprocess.run([MISGEN, "replay", str(bad), "--out", str(tmp_path / "x.gif")], capture_output=True,
                             text=True, timeout=120)
-    assert result.returncode == 2 and "outside procgen's 0..14" in result.stderr
+    assert result.returncode == 2 and "procgen's actions are 0..14" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -28,10 +28,12 @@ def test_maze_topright_cheese_always_in_region():
                 assert maze.cheese == (maze.maze_dim - 1, maze.maze_dim - 1)
 
 
-def test_maze_topright_hard_mode_and_region_larger_than_maze():
-    config = EnvConfig(variant="maze-topright", distribution_mode="hard", region=30)
+def test_maze_topright_hard_mode_and_region_of_the_whole_world():
+    config = EnvConfig(variant="maze-topright", distribution_mode="hard", region=25)
     cheeses = {MazeLayout.from_state(s).cheese for s in level_states(config, range(60))}
-    assert len(cheeses) > 20  # region covers the whole maze: cheese anywhere but the start
+    assert len(cheeses) > 20  # region covers every maze: cheese anywhere but the start
+    with pytest.raises(ValueError, match=r"region must lie in 1\.\.25"):  # larger than every maze: refused
+        EnvConfig(variant="maze-topright", distribution_mode="hard", region=30)
 
 
 def test_maze_cheese_covers_the_whole_maze():

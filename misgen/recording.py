@@ -70,6 +70,17 @@ def split_step_fields(parts: tuple[str, ...]) -> dict[str, tuple[str, str]]:
             **{f"count_{part}": ("int64", f"transitions of the minibatch in part {part}") for part in parts}}
 
 
+def step_fields(split_parts: tuple[str, ...] = (), extra_fields: tuple[str, ...] = ()) -> dict[str, tuple[str, str]]:
+    """Every ``steps/`` field of a recording: :data:`STEP_FIELDS`, a split's fields and the loop's logged extras."""
+    return {**STEP_FIELDS, **(split_step_fields(split_parts) if split_parts else {}),
+            **{name: ("float32", "logged by the training loop") for name in extra_fields}}
+
+
+def stored_dtype(record_dtype: str) -> np.dtype:
+    """How a stream of ``record_dtype`` is stored: bfloat16 as its raw 16 bits."""
+    return np.dtype(np.uint16) if record_dtype == "bfloat16" else np.dtype(record_dtype)
+
+
 def check_record_options(streams: tuple[str, ...], dtype: str, every: int) -> None:
     """Refuse recording options the writer cannot honour (unknown streams or dtype, ``every`` below 1)."""
     unknown = set(streams) - set(STREAMS)
@@ -207,7 +218,7 @@ class RecordingWriter:
                         "record_every": record_every, "record_dtype": self.record_dtype, "n_params": n,
                         "extra_step_fields": json.dumps(list(self.extra_fields)), "split": self.split,
                         "split_parts": json.dumps(list(self.split_parts))})
-        stored = np.uint16 if self.record_dtype == "bfloat16" else np.dtype(self.record_dtype)
+        stored = stored_dtype(self.record_dtype)
         for stream in self.streams:
             ds = f.create_dataset(stream, shape=(0, n), maxshape=(None, n), dtype=stored,
                                   chunks=(CHUNK_ROWS, min(n, CHUNK_COLUMNS)))
@@ -230,9 +241,8 @@ class RecordingWriter:
         ckpt.create_dataset("timesteps", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
 
     def step_fields(self) -> dict[str, tuple[str, str]]:
-        """:data:`STEP_FIELDS`, the split's fields and the logged extras."""
-        return {**STEP_FIELDS, **(split_step_fields(self.split_parts) if self.split_parts else {}),
-                **{name: ("float32", "logged by the training loop") for name in self.extra_fields}}
+        """Every ``steps/`` field this recording has (:func:`step_fields`)."""
+        return step_fields(self.split_parts, self.extra_fields)
 
     @property
     def n_rows(self) -> int:
@@ -304,18 +314,16 @@ ATTRS = [Attr("misgen_format", "int"), Attr("variant", "str"), Attr("config", "j
          Attr("record_every", "int"), Attr("record_dtype", "str"), Attr("n_params", "int"),
          Attr("extra_step_fields", "json_list", optional=True), Attr("split", "str", optional=True),
          Attr("split_parts", "json_list", optional=True)]  # the last three are absent in early recordings
-STORED_KINDS = {"float16": "f", "float32": "f", "bfloat16": "u"}
 
 
 def _kinds(dtype: str) -> str:
-    return {"int64": INTEGER, "int32": INTEGER, "float32": FLOAT, "float64": FLOAT, "bool": BOOL}[dtype]
+    return {"i": INTEGER, "f": FLOAT, "b": BOOL}[np.dtype(dtype).kind]
 
 
 def layout(split_parts: tuple[str, ...] = (), extra_fields: tuple[str, ...] = ()) -> list[Dataset]:
     """The datasets of a recording (the table above). Rows are "T+": a killed writer may leave some datasets a
     block longer than others, and the reader uses the rows every one of them holds."""
-    fields = {**STEP_FIELDS, **(split_step_fields(split_parts) if split_parts else {}),
-              **{name: ("float32", "") for name in extra_fields}}
+    fields = step_fields(split_parts, extra_fields)
     return ([Dataset(stream, ("T+", "D"), "fu", optional=True) for stream in STREAMS]
             + [Dataset(split_stream(part), ("T+", "D"), "fu") for part in split_parts]
             + [Dataset(f"steps/{name}", ("T+",), _kinds(dtype)) for name, (dtype, _) in fields.items()]
@@ -376,10 +384,9 @@ class Recording:
         self.streams = tuple(s for s in STREAMS if s in file) + tuple(split_stream(p) for p in self.split_parts)
         if not self.streams:
             raise MisgenError(f"{path}: recording holds neither grads nor updates")
-        stored = STORED_KINDS[attrs["record_dtype"]]
+        stored = stored_dtype(attrs["record_dtype"])
         for stream in self.streams:
-            if file[stream].dtype.kind != stored or file[stream].dtype.itemsize != (4 if attrs["record_dtype"] ==
-                                                                                    "float32" else 2):
+            if file[stream].dtype != stored:
                 raise MisgenError(f"{path}: dataset {stream!r} is stored as {file[stream].dtype}, but attr "
                                   f"'record_dtype' says {attrs['record_dtype']}")
         n_params = sizes["D"]

@@ -409,8 +409,6 @@ def replay(
 ) -> None:
     """Re-simulate recorded episodes, check them against the recording, and render video or a map."""
     with user_errors():
-        from misgen.episodes import EpisodeFile
-
         if out is None and map_png is None:
             raise MisgenError("nothing to write: give --out VIDEO and/or --map PNG")
         if out is not None and out.suffix.lower() not in (".mp4", ".gif"):
@@ -420,10 +418,7 @@ def replay(
         for target in (out, map_png):
             if target is not None:
                 _refuse_overwrite(target, force)
-        with EpisodeFile(file) as episodes:  # validated before torch is imported: a bad file fails in a second
-            for index in range(len(episodes)) if all_episodes else [episode]:
-                episodes.episode(index)
-        from analysis.replay import replay as run_replay
+        from analysis.replay import replay as run_replay  # validates the file before procgen sees any of it
 
         model = None
         if policy is not None:

@@ -65,9 +65,6 @@ class EnvConfig:
             if self.max_maze_size < 3 or self.max_maze_size % 2 == 0 or self.max_maze_size > world:
                 raise ValueError(f"max_maze_size must be an odd number in 3..{world} (maze sizes are 3, 5, 7, ... "
                                  f"up to the world's side), not {self.max_maze_size}")
-            if self.num_levels:
-                raise ValueError("max_maze_size needs unlimited levels (num_levels 0): it replaces levels by "
-                                 "seed, which a finite level set would not keep")
         if self.game == "maze" and self.region > (self.max_maze_size or world):
             raise ValueError(f"region must lie in 1..{self.max_maze_size or world} (the largest maze side here), "
                              f"not {self.region}")

@@ -165,7 +165,21 @@ def test_vec_env_plays_only_admitted_levels_each_env_its_own_sequence():
 
 def test_max_maze_size_is_validated():
     for settings in ({"variant": "coinrun", "max_maze_size": 7}, {"variant": "maze", "max_maze_size": 8},
-                     {"variant": "maze", "max_maze_size": 1}, {"variant": "maze", "max_maze_size": 9,
-                                                               "num_levels": 100}):
+                     {"variant": "maze", "max_maze_size": 1}):
         with pytest.raises(ValueError):
             EnvConfig(**settings)
+
+
+def test_a_finite_level_set_with_restricted_sizes_stays_finite():
+    config = EnvConfig(variant="maze-topright", region=3, max_maze_size=5, num_levels=4, seed=1)
+    env = ProcgenVecEnv(config, 4, 1)
+    env.reset()
+    rng = np.random.default_rng(0)
+    played = set()
+    for _ in range(1500):
+        _, _, dones, infos = env.step(rng.integers(0, 15, 4))
+        for index in np.flatnonzero(dones):
+            assert int(env._access.get(index).fields["maze_dim"]) <= 5
+            played.add(infos[index]["next_level_seed"])
+    env.close()
+    assert 2 <= len(played) <= 4  # each of the 4 seeds stands for one admitted level

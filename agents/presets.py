@@ -18,7 +18,7 @@ from envs.variants import DEFAULT_REGION
 
 @dataclass(frozen=True)
 class PPOConfig:
-    architecture: str = "impala"  # impala | compact | small (agents/policy.py)
+    architecture: str = "impala"  # impala | compact | cell-impala | planning | small (agents/policy.py)
     width_scale: int = 1  # IMPALA channel multiplier
     bf16: bool = False  # bfloat16 autocast in the features extractor (compact only)
     n_envs: int = 64

@@ -66,6 +66,19 @@ def test_compact_cnn_standardizes_each_frame():
     assert torch.isfinite(extractor(torch.zeros(1, 3, 64, 64))).all()  # a blank frame
 
 
+def test_cell_impala_cnn_works_at_the_world_grid():
+    from agents.policy import CellImpalaCNN
+    from envs.vec_env import OBSERVATION_SPACE
+
+    torch.manual_seed(0)
+    extractor = CellImpalaCNN(OBSERVATION_SPACE)
+    captured = []
+    extractor.res2.register_forward_hook(lambda _m, _i, output: captured.append(output.shape))
+    features = extractor(torch.rand(2, 3, 64, 64))
+    assert features.shape == (2, 256) and captured == [(2, 16, 15, 15)]  # one position per world cell
+    assert extractor.get_submodule("stage.res2.conv1").out_channels == 32
+
+
 def test_planning_cnn_value_iteration_finds_shortest_paths():
     from agents.policy import PlanningCNN, value_iteration
     from envs.layout import MazeLayout

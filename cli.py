@@ -163,6 +163,31 @@ def _report_name(name: str) -> str:
     return name
 
 
+def _refuse_report_dir(path: Path, force: bool) -> None:
+    """An ablation report's directory may be replaced (with --force) only when it is an earlier report."""
+    if not path.exists():
+        return
+    if not force:
+        raise MisgenError(f"{path} exists; pass --force to replace it, or --name / --out to write elsewhere")
+    if not (path.is_dir() and (path / "ablation.json").is_file() and (path / "report.md").is_file()):
+        raise MisgenError(f"{path} is not an earlier ablation report (ablation.json and report.md); --force "
+                          "replaces only those")
+
+
+MAX_STRENGTH = 3.0  # --strength: beyond 3x the learned change a policy is far from anything trained
+
+
+def _strengths(text: str) -> tuple[float, ...]:
+    """--strength: sorted strengths in 0..MAX_STRENGTH, with 1 (the ablation itself) added if missing."""
+    try:
+        values = {float(v) for v in text.split(",") if v.strip()}
+    except ValueError:
+        raise MisgenError(f"--strength takes comma-separated numbers, e.g. 0,0.5,1,1.5, not {text!r}") from None
+    if not values or any(not 0 <= v <= MAX_STRENGTH for v in values):
+        raise MisgenError(f"--strength values must lie in 0..{MAX_STRENGTH:g}, not {text!r}")
+    return tuple(sorted(values | {1.0}))
+
+
 def _ints(text: str, option: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",") if v.strip()]
@@ -339,7 +364,11 @@ def ablate(
     seed: int = typer.Option(0, "--seed", help="level seeds and control draws"),
     n_envs: int = typer.Option(16, "--n-envs", min=1, help="parallel environments"),
     deterministic: bool = typer.Option(True, "--deterministic/--sample", help="argmax or sampled actions"),
+    strength: str = typer.Option("1", "--strength", help="dose-response: strengths a1,a2,... (0..3), each "
+                                 "removing a times the change; 1 is always measured"),
     name: Optional[str] = typer.Option(None, "--name", help="report name (default from the target)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="report directory (default "
+                                           "RUN/ablations/NAME)"),
     force: bool = typer.Option(False, "--force", help="replace an existing report of the same name"),
 ) -> None:
     """Ablate SVD components, a parameter group or activation channels; measure goal vs proxy against controls."""
@@ -351,6 +380,11 @@ def ablate(
 
         if name is not None:
             _report_name(name)
+            if out_dir is not None:
+                raise MisgenError("give --name (a report under RUN/ablations/) or --out (a directory), not both")
+        strengths = _strengths(strength)
+        if out_dir is not None:
+            _refuse_report_dir(out_dir, force)
         chosen = [bool(components) or bool(early) or bool(late), group is not None, channels is not None]
         if sum(chosen) != 1 or sum(bool(x) for x in (components, early, late)) > 1:
             raise MisgenError("give exactly one target: --components, --early, --late, --group or --channels")
@@ -374,15 +408,15 @@ def ablate(
         else:
             target, control_list = ablation.channel_ablations(target_run, channels, mode, controls, seed)
             default_name = f"channels_{channels.replace(':', '_').replace(',', '-')}_{mode}"
-        out = run / "ablations" / _report_name(name or default_name)
+        out = out_dir if out_dir is not None else run / "ablations" / _report_name(name or default_name)
+        _refuse_report_dir(out, force)
         if out.exists():
-            if not force:
-                raise MisgenError(f"{out} exists; pass --force to replace it or --name to choose another")
             shutil.rmtree(out)
         with console.status("evaluating") as status:
             results, report = ablation.run_ablation(target_run, target, control_list, chosen_variants, episodes,
                                                     seed, out, n_envs, deterministic,
-                                                    progress=lambda text: status.update(f"evaluating {text}"))
+                                                    progress=lambda text: status.update(f"evaluating {text}"),
+                                                    strengths=strengths)
     for variant, metrics in results["variants"].items():
         for metric in ("goal_reached", "proxy_reached"):
             m = metrics[metric]

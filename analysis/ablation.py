@@ -14,12 +14,13 @@ Targets (each with R controls of the same size):
   same layer, same count.
 
 Every policy plays the same level seeds (greedy actions by default, or sampled with a fixed seed), so
-differences are paired per level.
+differences are paired per level. A dose-response measures each parameter change at several strengths a,
+theta_final + a (theta_ablated - theta_final), controls alike. What is measured and written:
+analysis/ablation_report.py.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -28,7 +29,8 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 
-from analysis.evaluation import Evaluation, act, bootstrap_interval, evaluate, level_seeds, load_model
+from analysis.ablation_report import compare, write_report
+from analysis.evaluation import Evaluation, act, evaluate, level_seeds, load_model
 from envs.variants import VARIANTS, EnvConfig
 from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError
@@ -121,6 +123,14 @@ class Ablation:
     theta: np.ndarray | None = None
     channels: dict | None = None  # {module: {"channels": [...], "values": [...]}}
     size: dict = field(default_factory=dict)  # what "matched in size" compares
+
+    def scaled(self, theta_final: np.ndarray, strength: float) -> "Ablation":
+        """The same change ``strength`` times: theta_final + strength * (theta - theta_final)."""
+        if strength == 1 or self.theta is None:
+            return self
+        theta = theta_final + strength * (self.theta.astype(np.float64) - theta_final)
+        return Ablation(f"{self.description} at strength {strength:g}", theta.astype(np.float32), self.channels,
+                        self.size)
 
 
 def _remove_span(theta_final: np.ndarray, delta: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -327,14 +337,6 @@ def channel_ablations(run: Run, spec: str, mode: str, n_controls: int, seed: int
 
 
 # --- measuring ------------------------------------------------------------------------------------------------
-def paired_difference(after: Evaluation, before: Evaluation, metric: str, seed: int = 0) -> dict:
-    """Mean per-level difference after - before, with a 95 % bootstrap interval over levels."""
-    assert [e.level_seed for e in after.episodes] == [e.level_seed for e in before.episodes]
-    diff = after.values(metric) - before.values(metric)
-    low, high = bootstrap_interval(diff, seed)
-    return {"mean": float(diff.mean()), "low": low, "high": high}
-
-
 def test_variants(run: Run, spec: str) -> list[str]:
     """``train,test`` (the run's variant and its test counterpart) or explicit variant names."""
     trained = run.env_config.variant
@@ -352,12 +354,13 @@ def test_variants(run: Run, spec: str) -> list[str]:
 
 def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list[str], episodes: int, seed: int,
             out: Path, n_envs: int = 16, progress: Callable[[str], None] = lambda _: None,
-            deterministic: bool = True) -> dict:
-    """Evaluate the original, the ablated and every control policy on each variant (greedy actions, or actions
-    sampled from a generator seeded with ``seed``); write episode files of the original and the ablated policy
-    into ``out``."""
+            deterministic: bool = True, strengths: tuple[float, ...] = (1.0,)) -> dict:
+    """Evaluate the original policy, and the ablated and every control policy at each strength, on each variant
+    (greedy actions, or actions sampled from a generator seeded with ``seed``); write episode files of the
+    original and of the ablated policy at strength 1 into ``out``. The layout of the result:
+    analysis/ablation_report.py."""
     seeds = level_seeds(seed, episodes)
-    results: dict = {"variants": {}}
+    results: dict = {"strengths": list(strengths), "variants": {}, "dose_response": {}}
     for variant in variants:
         config = EnvConfig(**{**asdict(run.env_config), "variant": variant})
 
@@ -368,54 +371,36 @@ def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list
                             policy_name=name, episodes_path=out / f"{name}_{variant}.h5" if record else None)
 
         original = run_policy("original", None, True)
-        ablated = run_policy("ablated", target, True)
-        control_evals = [run_policy(f"control{r}", c, False) for r, c in enumerate(controls)]
-        per_metric = {}
-        for metric in ("goal_reached", "proxy_reached", "return"):
-            control_means = [float(c.values(metric).mean()) for c in control_evals]
-            per_metric[metric] = {
-                "original": original.summary()[metric], "ablated": ablated.summary()[metric],
-                "ablated_minus_original": paired_difference(ablated, original, metric),
-                "controls": {"means": control_means,
-                             "mean": float(np.mean(control_means)) if control_means else None,
-                             "band": [float(np.min(control_means)), float(np.max(control_means))]
-                             if control_means else None},
-            }
-        results["variants"][variant] = per_metric
+        curves: dict[str, list] = {}
+        for strength in strengths:
+            if strength == 0:  # nothing removed: every policy is the original
+                ablated, control_evals = original, [original] * len(controls)
+            else:
+                suffix = "" if strength == 1 else f" at {strength:g}"
+                ablated = run_policy("ablated" + suffix, target.scaled(run.theta_final, strength), strength == 1)
+                control_evals = [run_policy(f"control{r}{suffix}", c.scaled(run.theta_final, strength), False)
+                                 for r, c in enumerate(controls)]
+            compared = compare(original, ablated, control_evals)
+            if strength == 1:
+                results["variants"][variant] = compared
+            for metric, comparison in compared.items():
+                curves.setdefault(metric, []).append({"strength": strength, **comparison})
+        results["dose_response"][variant] = curves
     return results
-
-
-def write_report(out: Path, header: dict, results: dict) -> Path:
-    lines = [f"# Ablation: {header['target']}", "",
-             f"Run `{header['run']}`; {header['episodes']} episodes per policy and variant on the same level seeds "
-             f"(seed {header['seed']}), {'greedy' if header['deterministic'] else 'sampled'} actions; "
-             f"{len(header['controls'])} random controls of the same size. Intervals are 95 % bootstrap intervals "
-             "over levels; the control band is the range of the controls' means.", "",
-             "| variant | metric | original | ablated | ablated - original | controls mean | control band |",
-             "|---|---|---|---|---|---|---|"]
-    for variant, metrics in results["variants"].items():
-        for metric, m in metrics.items():
-            o, a, d, c = m["original"], m["ablated"], m["ablated_minus_original"], m["controls"]
-            band = f"{c['band'][0]:.3f} - {c['band'][1]:.3f}" if c["band"] else "-"
-            mean = f"{c['mean']:.3f}" if c["mean"] is not None else "-"
-            lines.append(f"| {variant} | {metric} | {o['mean']:.3f} | {a['mean']:.3f} | {d['mean']:+.3f} "
-                         f"({d['low']:+.3f}, {d['high']:+.3f}) | {mean} | {band} |")
-    lines += ["", "Episode files (`misgen replay`): " + ", ".join(
-        f"`{p.name}`" for p in sorted(out.glob("*.h5"))), "", "Ablated policy: `ablated.zip`.", ""]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    (out / "ablation.json").write_text(json.dumps({**header, **results}, indent=2) + "\n")
-    return path
 
 
 def run_ablation(run: Run, target: Ablation, controls: list[Ablation], variants: list[str], episodes: int,
                  seed: int, out: Path, n_envs: int = 16, deterministic: bool = True,
-                 progress: Callable[[str], None] = lambda _: None) -> tuple[dict, Path]:
-    """Everything ``misgen ablate`` writes into the new directory ``out``: the ablated policy (ablated.zip), the
-    episode files, ablation.json and report.md. Returns the results and the report's path."""
+                 progress: Callable[[str], None] = lambda _: None,
+                 strengths: tuple[float, ...] = (1.0,)) -> tuple[dict, Path]:
+    """Everything ``misgen ablate`` writes into the new directory ``out`` (analysis/ablation_report.py).
+    Returns the results and the report's path."""
+    if target.channels is not None and strengths != (1.0,):
+        raise MisgenError("--strength scales a change of parameters; pinned channels have none to scale")
     out.mkdir(parents=True)
     run.policy_with(target.theta, target.channels).save(out / "ablated.zip")
-    results = measure(run, target, controls, variants, episodes, seed, out, n_envs, progress, deterministic)
+    results = measure(run, target, controls, variants, episodes, seed, out, n_envs, progress, deterministic,
+                      strengths)
     header = {"run": str(run.path), "target": target.description, "size": target.size, "episodes": episodes,
               "seed": seed, "deterministic": deterministic,
               "controls": [{"description": c.description, "size": c.size} for c in controls]}

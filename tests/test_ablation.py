@@ -12,6 +12,7 @@ import torch
 from agents.presets import PRESETS
 from agents.train import RecordConfig, train
 from analysis import ablation
+from analysis.ablation_report import REPORTED_METRICS, paired_difference
 from analysis.decompose import SVDOptions, run_svd
 from analysis.evaluation import evaluate, level_seeds, load_model
 from envs.levels import sample_levels
@@ -100,21 +101,58 @@ def test_channel_pins_survive_save_and_load(run, tmp_path):
     assert {tuple(c.channels["conv1"]["channels"]) for c in controls}.isdisjoint({(0, 3)})
 
 
-def test_cli_ablate_writes_report_and_a_policy_that_evaluates(run):
+def test_cli_ablate_writes_report_dose_response_and_a_policy_that_evaluates(run, tmp_path):
+    out = tmp_path / "late"
     result = subprocess.run([MISGEN, "ablate", str(run), "--late", "2", "--controls", "2", "--episodes", "6",
-                             "--n-envs", "3"], capture_output=True, text=True, timeout=600)
+                             "--n-envs", "3", "--strength", "0,0.5", "--out", str(out)],
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    out = next((run / "ablations").iterdir())
     report = json.loads((out / "ablation.json").read_text())
     assert set(report["variants"]) == {"maze-topright", "maze"} and len(report["controls"]) == 2
-    assert len(report["variants"]["maze"]["goal_reached"]["controls"]["means"]) == 2
-    assert "control band" in (out / "report.md").read_text()
+    assert report["strengths"] == [0.0, 0.5, 1.0]
+    for variant, metrics in report["variants"].items():
+        assert set(metrics) == set(REPORTED_METRICS)
+        assert len(metrics["goal_reached"]["controls"]["means"]) == 2
+        for metric, curve in report["dose_response"][variant].items():
+            assert [p["strength"] for p in curve] == [0.0, 0.5, 1.0]
+            nothing_removed, full = curve[0], curve[2]
+            assert nothing_removed["ablated"] == nothing_removed["original"] == metrics[metric]["original"]
+            assert nothing_removed["ablated_minus_original"]["mean"] in (0.0, None)
+            assert full["ablated"] == metrics[metric]["ablated"]
+    text = (out / "report.md").read_text()
+    assert "control band" in text and "Dose-response" in text and (out / "dose_response.png").stat().st_size > 0
     evaluated = subprocess.run([MISGEN, "evaluate", str(out / "ablated.zip"), "--variant", "maze", "--episodes", "3",
                                 "--json"], capture_output=True, text=True, timeout=300)
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads(evaluated.stdout)["n_episodes"] == 3
     assert {p.name for p in out.glob("*.h5")} == {"original_maze.h5", "ablated_maze.h5", "original_maze-topright.h5",
                                                   "ablated_maze-topright.h5"}
+    # an existing directory is replaced only with --force and only when it is an earlier report
+    unrelated = tmp_path / "notes"
+    unrelated.mkdir()
+    (unrelated / "keep.txt").write_text("mine")
+    for args in (["--out", str(out)], ["--out", str(unrelated), "--force"], ["--out", str(out), "--name", "x"],
+                 ["--strength", "0,4", "--out", str(tmp_path / "new")]):
+        refused = subprocess.run([MISGEN, "ablate", str(run), "--late", "1", "--episodes", "2", *args],
+                                 capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 2 and refused.stderr.startswith("misgen: error:"), (args, refused.stderr)
+    assert (unrelated / "keep.txt").read_text() == "mine" and (out / "ablation.json").is_file()
+
+
+def test_a_scaled_ablation_interpolates_and_conditional_differences_use_only_levels_that_qualify(run):
+    target = ablation.Run.load(run)
+    svd = ablation.SVDFile.load(run / "svd.h5")
+    full, _ = ablation.component_ablations(target, svd, [0], 0, 0)
+    np.testing.assert_allclose(full.scaled(target.theta_final, 0).theta, target.theta_final, atol=1e-6)
+    np.testing.assert_allclose(full.scaled(target.theta_final, 0.5).theta, (full.theta + target.theta_final) / 2,
+                               atol=1e-6)
+    seeds = level_seeds(3, 12)
+    config = EnvConfig(variant="maze", max_maze_size=5)
+    before = evaluate(None, config, seeds, deterministic=False, sample_seed=1, n_envs=4)
+    after = evaluate(None, config, seeds, deterministic=False, sample_seed=2, n_envs=4)
+    diff = paired_difference(after, before, "goal_after_proxy")
+    expected = after.values("goal_after_proxy").mean() - before.values("goal_after_proxy").mean()
+    assert diff["mean"] == pytest.approx(expected) and diff["low"] <= diff["high"]
 
 
 def test_mismatches_are_one_line_errors(run, tmp_path):

@@ -1,0 +1,161 @@
+"""What ``misgen ablate`` measures and writes: ablated vs original vs random controls, in one report directory.
+
+An ablation report is one directory (``runs/NAME/ablations/<name>/``, or ``--out DIR``):
+
+    report.md               the tables below, for reading
+    ablation.json           every number (keys below)
+    ablated.zip             the policy at strength 1 (an SB3 model that evaluate and replay accept)
+    original_<variant>.h5   episode files (misgen replay) of the original policy, one per variant
+    ablated_<variant>.h5    ... and of the policy at strength 1
+    dose_response.png       one panel per measure, when more than one strength was asked for
+
+ablation.json:
+    run, target             the run directory and what was changed
+    size                    what "matched in size" compares (directions and removed_norm, or parameters, or
+                            channels and layer)
+    episodes, seed          levels per policy and variant (the same level seeds for every policy), and the seed
+                            of the level seeds, the control draws and sampled actions
+    deterministic           greedy (true) or sampled actions
+    controls                [{description, size}], one per random control
+    strengths               the strengths a measured (always including 1): a policy at strength a is
+                            theta_final + a * (theta_ablated - theta_final), so 0 is the original, 1 the
+                            ablation, 0.5 half of the change removed and 1.5 more than all of it
+    variants                {variant: {metric: comparison}} at strength 1
+    dose_response           {variant: {metric: [{"strength": a, **comparison}, ...]}}, one entry per strength
+  comparison:
+    original, ablated       {mean, low, high, n}: the metric over the episodes it covers, 95 % bootstrap
+                            interval over levels (n 0: mean and interval null)
+    ablated_minus_original  {mean, low, high}: ablated minus original, its interval from resampling levels (so
+                            paired for every metric; a conditional metric is averaged over the resampled
+                            episodes that meet its condition, under each policy)
+    controls                {means: [one per control], mean, band: [min, max] of the controls' means}
+  metrics (analysis/evaluation.py): goal_reached, proxy_reached, proxy_only (zone reached, goal not), return,
+  goal_after_proxy (goal reached once in the zone), goal_near_start (goal within 3 moves of the start),
+  goal_outside_zone (goal reached when it lies outside the zone)
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from analysis.evaluation import CONDITIONAL_METRICS, Evaluation, bootstrap_interval
+
+REPORTED_METRICS = ("goal_reached", "proxy_reached", "proxy_only", "return") + CONDITIONAL_METRICS
+RESAMPLES = 2000
+
+
+def _per_level(evaluation: Evaluation, metric: str) -> np.ndarray:
+    """One value per level, NaN where a conditional metric's condition is not met."""
+    return np.array([np.nan if (v := e.metric(metric)) is None else float(v) for e in evaluation.episodes])
+
+
+def paired_difference(after: Evaluation, before: Evaluation, metric: str, seed: int = 0) -> dict:
+    """Mean of ``metric`` after minus before on the same levels, with a 95 % interval from resampling levels.
+    A conditional metric is averaged, in each resample, over the levels that meet its condition under each
+    policy; its mean is None when one policy has no such level."""
+    if [e.level_seed for e in after.episodes] != [e.level_seed for e in before.episodes]:
+        raise ValueError("paired_difference needs evaluations of the same levels in the same order")
+    a, b = _per_level(after, metric), _per_level(before, metric)
+    if np.isnan(a).all() or np.isnan(b).all():
+        return {"mean": None, "low": None, "high": None}
+    if metric not in CONDITIONAL_METRICS:
+        low, high = bootstrap_interval(a - b, seed, RESAMPLES)
+        return {"mean": float((a - b).mean()), "low": low, "high": high}
+    draws = np.random.default_rng(seed).integers(0, len(a), size=(RESAMPLES, len(a)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample without a level that meets the condition
+        diffs = np.nanmean(a[draws], axis=1) - np.nanmean(b[draws], axis=1)
+    diffs = diffs[np.isfinite(diffs)]
+    return {"mean": float(np.nanmean(a) - np.nanmean(b)), "low": float(np.percentile(diffs, 2.5)),
+            "high": float(np.percentile(diffs, 97.5))}
+
+
+def compare(original: Evaluation, ablated: Evaluation, controls: list[Evaluation], seed: int = 0) -> dict:
+    """{metric: comparison} (module docstring) for one strength on one variant."""
+    out = {}
+    for metric in REPORTED_METRICS:
+        means = [m for c in controls if (m := c.summary()[metric]["mean"]) is not None]
+        out[metric] = {
+            "original": original.summary()[metric], "ablated": ablated.summary()[metric],
+            "ablated_minus_original": paired_difference(ablated, original, metric, seed),
+            "controls": {"means": means, "mean": float(np.mean(means)) if means else None,
+                         "band": [float(np.min(means)), float(np.max(means))] if means else None},
+        }
+    return out
+
+
+def _number(value: float | None, signed: bool = False) -> str:
+    return "-" if value is None else f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def write_report(out: Path, header: dict, results: dict) -> Path:
+    """report.md, ablation.json and, for several strengths, dose_response.png in ``out``; the report's path."""
+    lines = [f"# Ablation: {header['target']}", "",
+             f"Run `{header['run']}`; {header['episodes']} episodes per policy and variant on the same level seeds "
+             f"(seed {header['seed']}), {'greedy' if header['deterministic'] else 'sampled'} actions; "
+             f"{len(header['controls'])} random controls of the same size. Intervals are 95 % bootstrap intervals "
+             "over levels; the control band is the range of the controls' means.", "",
+             "| variant | metric | original | ablated | ablated - original | controls mean | control band |",
+             "|---|---|---|---|---|---|---|"]
+    for variant, metrics in results["variants"].items():
+        for metric, m in metrics.items():
+            o, a, d, c = m["original"], m["ablated"], m["ablated_minus_original"], m["controls"]
+            band = f"{c['band'][0]:.3f} - {c['band'][1]:.3f}" if c["band"] else "-"
+            interval = f" ({d['low']:+.3f}, {d['high']:+.3f})" if d["mean"] is not None else ""
+            lines.append(f"| {variant} | {metric} (n {a['n']}) | {_number(o['mean'])} | {_number(a['mean'])} | "
+                         f"{_number(d['mean'], True)}{interval} | {_number(c['mean'])} | {band} |")
+    if len(results["strengths"]) > 1:
+        lines += ["", "## Dose-response", "",
+                  "A policy at strength a removes a times the change: theta_final + a (theta_ablated - theta_final). "
+                  "Each cell: ablated (control band).", "",
+                  "| variant | metric | " + " | ".join(f"a = {a:g}" for a in results["strengths"]) + " |",
+                  "|---|---|" + "---|" * len(results["strengths"])]
+        for variant, metrics in results["dose_response"].items():
+            for metric, curve in metrics.items():
+                cells = [f"{_number(p['ablated']['mean'])} ({_band(p)})" for p in curve]
+                lines.append(f"| {variant} | {metric} | " + " | ".join(cells) + " |")
+        plot_dose_response(results, out / "dose_response.png")
+        lines += ["", "![dose-response](dose_response.png)"]
+    lines += ["", "Episode files (`misgen replay`): " + ", ".join(
+        f"`{p.name}`" for p in sorted(out.glob("*.h5"))), "", "Ablated policy (strength 1): `ablated.zip`.", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    (out / "ablation.json").write_text(json.dumps({**header, **results}, indent=2) + "\n")
+    return path
+
+
+def _band(point: dict) -> str:
+    band = point["controls"]["band"]
+    return f"{band[0]:.2f}-{band[1]:.2f}" if band else "-"
+
+
+def plot_dose_response(results: dict, path: Path) -> None:
+    """One panel per behaviour measure: the ablated policy's mean against strength, per variant, with the
+    controls' band shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in REPORTED_METRICS if m != "return"]
+    figure, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
+    for axis, metric in zip(axes.flat, metrics):
+        for variant, curves in results["dose_response"].items():
+            curve = curves[metric]
+            strengths = [p["strength"] for p in curve]
+            ablated = [np.nan if p["ablated"]["mean"] is None else p["ablated"]["mean"] for p in curve]
+            line, = axis.plot(strengths, ablated, marker="o", label=variant)
+            bands = [p["controls"]["band"] or [np.nan, np.nan] for p in curve]
+            axis.fill_between(strengths, [b[0] for b in bands], [b[1] for b in bands], color=line.get_color(),
+                              alpha=0.2, linewidth=0)
+        axis.set_title(metric)
+        axis.set_ylim(-0.02, 1.02)
+        axis.set_xlabel("strength a (share of the change removed)")
+    axes.flat[0].legend(title="variant (band: controls)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)

@@ -1,0 +1,131 @@
+"""Does a maze agent's critic know where the cheese is, and does its actor? Read a checkpoint on frames of its
+own training distribution, at cells whose shortest-path distance to the cheese is known.
+
+PPO's policy gradient follows advantages, r + gamma V(s') - V(s): it can point the actor towards the cheese
+only when the critic's value rises on moves that shorten the path. For each frame of a uniformly random walk
+over the four moves (32 envs x 200 steps of the run's training variant), with the agent's cell and the level's
+BFS distances:
+
+- ``value ~ -distance``: Spearman correlation of V(s) with minus the distance to the cheese, over all frames and
+  within each level (the mean over levels with at least 20 frames): does the critic track the distance?
+- ``dV toward / away``: the mean change of V over a move that shortened / lengthened the path (walls, where the
+  mouse stays put, excluded);
+- ``P(shortest move)``: the actor's mean probability of a shortest-path move (a uniform policy over the four
+  moves: 0.25; one uniform over the open moves, which never walks into a wall: ``open``), and the share of
+  frames where it is the argmax.
+
+    python scripts/critic_probe.py runs/NAME/checkpoints/step_T.zip [...]
+
+The last line gives, for the last checkpoint, the within-level correlation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analysis.evaluation import load_model  # noqa: E402
+from envs.actions import ACTION_SETS  # noqa: E402
+from envs.layout import MazeLayout  # noqa: E402
+from envs.probes import action_axes  # noqa: E402
+from envs.state_codec import parse_state  # noqa: E402
+from envs.variants import EnvConfig  # noqa: E402
+from envs.vec_env import ProcgenVecEnv  # noqa: E402
+
+MOVES = ACTION_SETS["moves"]
+
+
+def walk(config: EnvConfig, n_envs: int, n_steps: int, seed: int) -> dict[str, np.ndarray]:
+    """Frames of a uniform walk over the four moves, with each frame's distance to the cheese, the level it
+    belongs to (an episode counter), and for each move the distance before and after it."""
+    env = ProcgenVecEnv(config, n_envs, num_threads=2, keep_initial_states=True)
+    rng = np.random.default_rng(seed)
+    obs = env.reset()
+    layouts = [MazeLayout.from_state(parse_state(state, "maze")) for state in env.initial_states]
+    episode = np.arange(n_envs)
+    frames, distance, level, open_moves = [], [], [], []
+    dx, dy = action_axes(MOVES)
+    for _ in range(n_steps):
+        here = []
+        for index, (layout, cell) in enumerate(zip(layouts, env.agent_cells())):
+            x, y = cell[0] - layout.margin, cell[1] - layout.margin
+            here.append(layout.distances_to_goal[y, x])
+            neighbours = [(x + mx, y + my) for mx, my in zip(dx, dy)]
+            open_moves.append([layout.distances_to_goal[ny, nx] if 0 <= nx < layout.maze_dim
+                               and 0 <= ny < layout.maze_dim else -1 for nx, ny in neighbours])
+        frames.append(obs.copy())
+        distance.append(here)
+        level.append(episode.copy())
+        obs, _, done, _ = env.step(MOVES[rng.integers(0, len(MOVES), n_envs)])
+        for index in np.flatnonzero(done):
+            layouts[index] = MazeLayout.from_state(parse_state(env.initial_states[index], "maze"))
+            episode[index] = episode.max() + 1
+    env.close()
+    # step-major (n_steps, n_envs) -> one row per frame; "next" is the same env's following frame
+    return {"frames": np.concatenate(frames), "distance": np.array(distance), "level": np.array(level),
+            "neighbour_distance": np.array(open_moves).reshape(n_steps, n_envs, len(MOVES))}
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation (ties broken by order, enough for a diagnostic)."""
+    ranks = [np.argsort(np.argsort(v, kind="stable")) for v in (a, b)]
+    return float(np.corrcoef(*ranks)[0, 1])
+
+
+def read(checkpoint: Path, data: dict[str, np.ndarray]) -> dict[str, float]:
+    policy = load_model(checkpoint, device="cpu").policy
+    policy.set_training_mode(False)
+    values, probs = [], []
+    with torch.inference_mode():
+        for start in range(0, len(data["frames"]), 512):
+            batch = torch.as_tensor(data["frames"][start:start + 512])
+            values.append(policy.predict_values(batch).flatten().numpy())
+            probs.append(policy.get_distribution(batch).distribution.probs.numpy())
+    n_steps, n_envs = data["distance"].shape
+    value = np.concatenate(values).reshape(n_steps, n_envs)
+    prob = np.concatenate(probs).reshape(n_steps, n_envs, len(MOVES))
+    distance, level, neighbours = data["distance"], data["level"], data["neighbour_distance"]
+    within = [spearman(value[level == lv], -distance[level == lv]) for lv in np.unique(level)
+              if (level == lv).sum() >= 20 and len(np.unique(distance[level == lv])) > 1]
+    change = value[1:] - value[:-1]
+    moved = distance[1:] - distance[:-1]
+    same = level[1:] == level[:-1]
+    toward, away = change[same & (moved == -1)], change[same & (moved == 1)]
+    shortest = neighbours == (distance[..., None] - 1)
+    shortest &= distance[..., None] > 0
+    has = shortest.any(axis=2)
+    p_short = (prob * shortest).sum(axis=2)[has]
+    chance = (1 / (neighbours >= 0).sum(axis=2))[has]
+    argmax = shortest[has][np.arange(has.sum()), prob[has].argmax(axis=1)]
+    return {"value_vs_distance": spearman(value.ravel(), -distance.ravel()),
+            "within_level": float(np.mean(within)), "levels": len(within),
+            "dv_toward": float(toward.mean()), "dv_away": float(away.mean()),
+            "p_shortest": float(p_short.mean()), "p_chance": float(chance.mean()), "argmax_shortest": float(argmax.mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--region", type=int, default=3)
+    parser.add_argument("--max-maze-size", type=int, default=9)
+    args = parser.parse_args()
+    data = walk(EnvConfig(variant="maze-topright", region=args.region, max_maze_size=args.max_maze_size, seed=7),
+                32, 200, 0)
+    print("checkpoint | value ~ -distance (all / within level, levels) | dV toward / away | "
+          "P(shortest move) (open) | argmax shortest")
+    for checkpoint in args.checkpoints:
+        r = read(checkpoint, data)
+        print(f"{checkpoint} | {r['value_vs_distance']:.3f} / {r['within_level']:.3f} ({r['levels']}) | "
+              f"{r['dv_toward']:+.4f} / {r['dv_away']:+.4f} | {r['p_shortest']:.3f} ({r['p_chance']:.3f}) | "
+              f"{r['argmax_shortest']:.3f}", flush=True)
+    print(f"within-level correlation of value with -distance, last checkpoint: {r['within_level']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -348,11 +348,44 @@ def evaluate(
         typer.echo(f"wrote {record_episodes}")
 
 
+@app.command("svd-compact")
+def svd_compact(
+    run: Path = typer.Argument(..., help="run directory (its recording and model)"),
+    svd_path: Optional[Path] = typer.Option(None, "--svd", help="full svd file (default RUN/svd.h5)"),
+    out: Path = typer.Option(..., "--out", help="compact svd file to write (.h5), e.g. beside a shipped zip"),
+    early: int = typer.Option(1, "--early", min=0, help="the N earliest components above the shuffle null"),
+    late: int = typer.Option(1, "--late", min=0, help="the N latest components above the shuffle null"),
+    controls: int = typer.Option(10, "--controls", min=0, help="random control directions to store"),
+    seed: int = typer.Option(0, "--seed", help="draw of the control directions"),
+    force: bool = typer.Option(False, "--force", help="replace an existing file"),
+) -> None:
+    """Keep the components an ablation needs in a small svd file, so that ablate runs from the model zip alone."""
+    with user_errors():
+        from misgen.rundir import RunDir
+        from misgen.svd_file import SVDFile
+
+        if out.suffix != ".h5":
+            raise MisgenError(f"--out must end in .h5, not {out.name}")
+        _refuse_overwrite(out, force)
+        RunDir(run).read_config()
+        svd_path = svd_path or run / "svd.h5"
+        svd_file = SVDFile.load(svd_path)
+        from analysis import ablation
+        from analysis.compact_svd import compact_svd
+
+        target_run = ablation.Run.load(run)
+        ablation.check_svd_matches(target_run, svd_file, svd_path)
+        compact = compact_svd(target_run, svd_file, early, late, controls, seed)
+        compact.save(out)
+    typer.echo(f"wrote {out}: components {', '.join(map(str, compact.numbers))} of {svd_path}, {controls} control "
+               f"directions, {out.stat().st_size / 1e6:.1f} MB")
+
+
 @app.command()
 def ablate(
-    run: Path = typer.Argument(..., help="run directory"),
+    run: Path = typer.Argument(..., help="run directory, or a model zip (with a compact --svd and --out)"),
     svd_path: Optional[Path] = typer.Option(None, "--svd", help="svd file for component targets (default RUN/svd.h5)"),
-    components: Optional[str] = typer.Option(None, "--components", help="component indices, e.g. 0,3,7"),
+    components: Optional[str] = typer.Option(None, "--components", help="component numbers, e.g. 0,3,7"),
     early: int = typer.Option(0, "--early", min=0, help="the N earliest components above the shuffle null"),
     late: int = typer.Option(0, "--late", min=0, help="the N latest components above the shuffle null"),
     group: Optional[str] = typer.Option(None, "--group", help="parameter group NAME[:channels]"),
@@ -367,8 +400,8 @@ def ablate(
     strength: str = typer.Option("1", "--strength", help="dose-response: strengths a1,a2,... (0..3), each "
                                  "removing a times the change; 1 is always measured"),
     name: Optional[str] = typer.Option(None, "--name", help="report name (default from the target)"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="report directory (default "
-                                           "RUN/ablations/NAME)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="report directory (default RUN/ablations/NAME; "
+                                           "needed for a model zip)"),
     force: bool = typer.Option(False, "--force", help="replace an existing report of the same name"),
 ) -> None:
     """Ablate SVD components, a parameter group or activation channels; measure goal vs proxy against controls."""
@@ -388,7 +421,14 @@ def ablate(
         chosen = [bool(components) or bool(early) or bool(late), group is not None, channels is not None]
         if sum(chosen) != 1 or sum(bool(x) for x in (components, early, late)) > 1:
             raise MisgenError("give exactly one target: --components, --early, --late, --group or --channels")
-        RunDir(run).read_config()  # the files are validated before torch is imported: a bad one fails in a second
+        if run.is_file():
+            if out_dir is None:
+                raise MisgenError(f"{run} is a model zip: give --out DIR for the report (nothing is written beside "
+                                  "the zip)")
+            if chosen[0] and svd_path is None:
+                raise MisgenError(f"{run} is a model zip: give --svd with a compact svd file made for it")
+        else:
+            RunDir(run).read_config()  # validated before torch is imported: a bad file fails in a second
         if chosen[0]:
             svd_path = svd_path or run / "svd.h5"
             svd_file = SVDFile.load(svd_path)

@@ -37,7 +37,7 @@ from misgen.errors import MisgenError
 from misgen.recording import Recording
 from misgen.rundir import RunDir
 from misgen.schema import dataclass_from_json
-from misgen.svd_file import SVDFile
+from misgen.svd_file import SVDFile, parameter_fingerprint
 
 TEST_VARIANT = {"maze-topright": "maze", "coinrun": "coinrun-randcoin"}
 MODES = ("zero", "mean", "init")
@@ -56,23 +56,44 @@ class Run:
 
     @classmethod
     def load(cls, path: Path) -> "Run":
-        run = RunDir(Path(path))
-        config = run.read_config()
-        dataclass_from_json(EnvConfig, config["env"], f"{run.config_file}: env")  # refused before the model loads
-        model = load_model(run.path)
+        """A run directory, or a model zip alone (its training environment travels in the zip; what needs
+        theta_0 or the recording then needs a compact svd file, or is refused)."""
+        path = Path(path)
+        if path.is_file():
+            model = load_model(path)
+            env = getattr(model, "misgen_env_config", None)
+            if env is None:
+                raise MisgenError(f"{path}: the model zip carries no training environment (misgen_env_config)")
+            dataclass_from_json(EnvConfig, env, f"{path}: misgen_env_config")
+            config = {"env": env}
+        else:
+            run = RunDir(path)
+            config = run.read_config()
+            dataclass_from_json(EnvConfig, config["env"], f"{run.config_file}: env")  # refused before the model loads
+            model = load_model(run.path)
         named = list(model.policy.named_parameters())
         theta = torch.nn.utils.parameters_to_vector([p for _, p in named]).detach().cpu().numpy()
-        return cls(run.path, model, config, theta, [n for n, _ in named], [tuple(p.shape) for _, p in named])
+        return cls(path, model, config, theta, [n for n, _ in named], [tuple(p.shape) for _, p in named])
+
+    @property
+    def is_zip(self) -> bool:
+        return self.path.is_file()
+
+    @property
+    def model_path(self) -> Path:
+        return self.path if self.is_zip else RunDir(self.path).model
 
     @property
     def env_config(self) -> EnvConfig:
-        return dataclass_from_json(EnvConfig, self.config["env"], f"{RunDir(self.path).config_file}: env")
+        return dataclass_from_json(EnvConfig, self.config["env"], f"{self.path}: env")
 
     def recording(self) -> Recording:
         return Recording(RunDir(self.path).recording)
 
     def theta_0(self) -> np.ndarray:
         """The initial parameters: from the recording, else from the step-0 checkpoint."""
+        if self.is_zip:
+            raise MisgenError(f"{self.path}: a model zip holds no theta_0; this needs its run directory")
         run = RunDir(self.path)
         if run.recording.is_file():
             with self.recording() as recording:
@@ -106,7 +127,7 @@ class Run:
         if ablations:
             kwargs["features_extractor_kwargs"] = {**kwargs.get("features_extractor_kwargs", {}),
                                                    "ablations": ablations}
-        model = PPO.load(RunDir(self.path).model, device=self.model.device,
+        model = PPO.load(self.model_path, device=self.model.device,
                          custom_objects={"policy_kwargs": kwargs})
         if theta is not None:
             torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, dtype=torch.float32, device=model.device),
@@ -133,62 +154,85 @@ class Ablation:
                         self.size)
 
 
-def _remove_span(theta_final: np.ndarray, delta: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(theta_final - P delta, P delta) with P the projector onto the span of ``directions`` (m, D)."""
-    basis, _ = np.linalg.qr(directions.astype(np.float64).T)  # (D, m), orthonormal columns
-    removed = basis @ (basis.T @ delta)
-    return (theta_final - removed).astype(np.float32), removed
+def removed_change(directions: np.ndarray, contributions: np.ndarray) -> np.ndarray:
+    """P delta, P the projector onto the span of ``directions`` (m, D), from ``contributions`` = directions @ delta
+    (m,): P delta = B^T (B B^T)^+ (B delta), so delta itself (theta_final - theta_0) is not needed."""
+    basis = directions.astype(np.float64)
+    return basis.T @ (np.linalg.pinv(basis @ basis.T) @ np.asarray(contributions, dtype=np.float64))
 
 
 def check_svd_matches(run: Run, svd: SVDFile, svd_path: Path) -> None:
-    """The svd file must decompose this run's recording, over this model's parameters."""
+    """The svd file must decompose this run's recording (or, compact, belong to this model), over this model's
+    parameters."""
     if svd.attrs["n_params"] != len(run.theta_final):
         raise MisgenError(f"{svd_path} decomposes {svd.attrs['n_params']} parameters, the model "
-                          f"{RunDir(run.path).model} has {len(run.theta_final)}")
+                          f"{run.model_path} has {len(run.theta_final)}")
+    if svd.compact:
+        if svd.attrs["model_sha256"] != parameter_fingerprint(run.theta_final):
+            raise MisgenError(f"{svd_path} was made for another model than {run.model_path} (attr model_sha256 "
+                              "differs from the model's parameters)")
+        return
+    if run.is_zip:
+        raise MisgenError(f"{svd_path} is a full svd file, which needs its run's recording; a model zip takes a "
+                          "compact one (misgen svd-compact RUN --out FILE)")
     recording = RunDir(run.path).recording.resolve()
     if Path(svd.attrs["source"]) != recording:
         raise MisgenError(f"{svd_path} decomposes {svd.attrs['source']}, not this run's {recording}")
 
 
 def select_components(svd: SVDFile, components: list[int] | None, early: int, late: int) -> list[int]:
-    """Explicit indices, or the ``early`` / ``late`` N components by time centre among those above the
-    time-shuffle null (at least N candidates)."""
+    """Component numbers: explicit ones, or the ``early`` / ``late`` N by time centre among those above the
+    time-shuffle null (at least N candidates; a compact file holds only such components)."""
+    numbers = svd.numbers
     if components is not None:
-        bad = [c for c in components if not 0 <= c < svd.k]
+        bad = [c for c in components if c not in numbers]
         if bad:
-            raise MisgenError(f"components {bad} not in the svd file (it holds 0..{svd.k - 1})")
+            held = f"0..{svd.k - 1}" if not svd.compact else ", ".join(map(str, numbers))
+            raise MisgenError(f"components {bad} not in the svd file (it holds {held})")
         return components
     n = early or late
     if n > svd.k:
         raise MisgenError(f"--{'early' if early else 'late'} {n}: the svd file holds {svd.k} components (1..{svd.k})")
-    candidates = max(n, min(int(svd.attrs["nulls"]["n_above_shuffle"]), svd.k))
+    candidates = svd.k if svd.compact else max(n, min(int(svd.attrs["nulls"]["n_above_shuffle"]), svd.k))
     by_time = np.argsort(svd.components["position"][:candidates])
     chosen = by_time[:n] if early else by_time[::-1][:n]
-    return sorted(int(c) for c in chosen)
+    return sorted(numbers[int(c)] for c in chosen)
 
 
 def component_ablations(run: Run, svd: SVDFile, components: list[int], n_controls: int,
                         seed: int) -> tuple[Ablation, list[Ablation]]:
-    theta_0 = run.theta_0()
-    delta = run.theta_final.astype(np.float64) - theta_0
-    theta, removed = _remove_span(run.theta_final, delta, svd.arrays["loadings"][components])
+    """Remove the learned change along the components numbered ``components``; controls remove the same norm
+    along as many random directions in the span of the recorded rows (drawn from the recording, or stored in
+    a compact svd file)."""
+    rows = [svd.numbers.index(c) for c in components]
+    loadings = svd.arrays["loadings"][rows]
+    delta = None if svd.compact else run.theta_final.astype(np.float64) - run.theta_0()
+    contributions = svd.components["net_contribution"][rows] if svd.compact else loadings.astype(np.float64) @ delta
+    removed = removed_change(loadings, contributions)
     target_norm = float(np.linalg.norm(removed))
     target = Ablation(f"components {components} of {svd.attrs['stream']} "
-                      f"({'centred' if svd.attrs['centred'] else 'uncentred'})", theta=theta,
+                      f"({'centred' if svd.attrs['centred'] else 'uncentred'})",
+                      theta=(run.theta_final - removed).astype(np.float32),
                       size={"directions": len(components), "removed_norm": target_norm})
-    controls = []
-    if n_controls:
+    m = len(components)
+    if svd.compact:
+        directions, control_contributions = svd.controls["directions"], svd.controls["net_contribution"]
+        if n_controls * m > len(directions):
+            raise MisgenError(f"{n_controls} controls of {m} directions need {n_controls * m} random directions; "
+                              f"the compact svd file holds {len(directions)} (misgen svd-compact --controls)")
+    elif n_controls:
         with run.recording() as recording:
-            directions = random_update_directions(recording, n_controls * len(components), seed)
-        for r in range(n_controls):
-            block = directions[r * len(components):(r + 1) * len(components)]
-            _, control_removed = _remove_span(run.theta_final, delta, block)
-            scale = target_norm / max(float(np.linalg.norm(control_removed)), 1e-30)
-            controls.append(Ablation(f"control {r}: {len(components)} random directions in the update span",
-                                     theta=(run.theta_final - scale * control_removed).astype(np.float32),
-                                     size={"directions": len(components),
-                                           "removed_norm": float(np.linalg.norm(scale * control_removed)),
-                                           "rescaled_by": scale}))
+            directions = random_update_directions(recording, n_controls * m, seed)
+        control_contributions = directions @ delta
+    controls = []
+    for r in range(n_controls):
+        block = slice(r * m, (r + 1) * m)
+        control_removed = removed_change(directions[block], control_contributions[block])
+        scale = target_norm / max(float(np.linalg.norm(control_removed)), 1e-30)
+        controls.append(Ablation(f"control {r}: {m} random directions in the update span",
+                                 theta=(run.theta_final - scale * control_removed).astype(np.float32),
+                                 size={"directions": m, "removed_norm": float(np.linalg.norm(scale * control_removed)),
+                                       "rescaled_by": scale}))
     return target, controls
 
 

@@ -26,16 +26,26 @@ Layout (format 1). k = components kept, T_used = steps decomposed, D = parameter
                                                 (analysis/split_shares.py; parts in attr ``split_parts``)
 ``groups/layers``                   (L,)        layer names; ``groups/layer_sizes`` (L,)
 ``groups/unit_layer``, ``unit_index``, ``unit_sizes``  (U,)
+``components/index``                (k,)        compact files only: each component's number in the full svd
+``controls/directions``             (C, D)      compact files only: unit random directions in the span of the
+                                                recorded rows, for ablation controls (float16)
+``controls/net_contribution``       (C,)        compact files only: direction . (theta_final - theta_0)
 ==================================  ==========  ====================================================
+
+A compact file (``misgen svd-compact``) keeps a few components of a full one (the earliest and latest above the
+shuffle null), loadings and time profiles in float16, no ``mean``, and the random control directions ablation
+draws from the recording, so that ``misgen ablate`` works from a model zip alone. Its attr ``model_sha256``
+(:func:`parameter_fingerprint` of the model it was made for) pairs it with that model.
 
 Attrs: ``misgen_svd_format``, ``method``, ``stream``, ``centred``, ``steps`` (the --steps spec), ``source``
 (recording path), ``source_config`` (the run's config JSON), ``source_complete``, ``source_rows``,
 ``n_params``, ``split`` and ``split_parts`` (the recording's split, "" and [] without one), ``nulls`` (JSON of
-:class:`analysis.nulls.NullSummary`), ``reconstruction`` (JSON list of {rank, return, goal_rate, ...} or absent).
+:class:`analysis.nulls.NullSummary`), ``reconstruction`` (JSON list of {rank, return, goal_rate, ...} or absent), ``model_sha256`` (compact files only).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,13 +67,19 @@ ATTRS = [Attr("method", "str"), Attr("stream", "str"), Attr("centred", "bool"), 
          Attr("source", "str"), Attr("source_config", "json_dict"), Attr("source_complete", "bool"),
          Attr("source_rows", "int"), Attr("n_params", "int"), Attr("nulls", "json_dict"),
          Attr("split", "str", optional=True), Attr("split_parts", "json_list", optional=True),
-         Attr("reconstruction", "json_list", optional=True), Attr("misgen_svd_format", "int")]
+         Attr("reconstruction", "json_list", optional=True), Attr("model_sha256", "str", optional=True),
+         Attr("misgen_svd_format", "int")]
 NULL_KEYS = ("n_above_shuffle", "n_above_mp", "n_above_5pct", "n_above_10pct", "n_above_15pct", "effective_rank")
 
 
 def report_directory(path: Path) -> Path:
     """Where the report of the svd file ``path`` goes: ``report/<stem>/`` beside it, its own for every svd file."""
     return path.parent / "report" / path.stem
+
+
+def parameter_fingerprint(theta: np.ndarray) -> str:
+    """SHA-256 of a parameter vector as float32 bytes: which model a compact svd file belongs to."""
+    return hashlib.sha256(np.ascontiguousarray(theta, dtype=np.float32).tobytes()).hexdigest()
 
 
 def layout(split_parts: list[str]) -> list[Dataset]:
@@ -78,7 +94,10 @@ def layout(split_parts: list[str]) -> list[Dataset]:
                Dataset("components/split_shares", ("k", len(split_parts)), FLOAT, optional=not split_parts),
                Dataset("groups/layers", ("L",), STRING), Dataset("groups/layer_sizes", ("L",), INTEGER),
                Dataset("groups/unit_layer", ("U",), INTEGER), Dataset("groups/unit_index", ("U",), INTEGER),
-               Dataset("groups/unit_sizes", ("U",), INTEGER)])
+               Dataset("groups/unit_sizes", ("U",), INTEGER),
+               Dataset("components/index", ("k",), INTEGER, optional=True),
+               Dataset("controls/directions", ("C", "D"), FLOAT, optional=True),
+               Dataset("controls/net_contribution", ("C",), FLOAT, optional=True)])
 
 
 @dataclass
@@ -92,10 +111,20 @@ class SVDFile:
     layers: list[str]
     groups: dict[str, np.ndarray]  # GROUP_ARRAYS
     attrs: dict = field(default_factory=dict)  # method, stream, centred, steps, source, ..., nulls (dict)
+    controls: dict[str, np.ndarray] = field(default_factory=dict)  # compact files: directions, net_contribution
 
     @property
     def k(self) -> int:
         return len(self.arrays["singular_values"])
+
+    @property
+    def compact(self) -> bool:
+        return "model_sha256" in self.attrs
+
+    @property
+    def numbers(self) -> list[int]:
+        """Each component's number in the full svd (its index, unless the file is compact)."""
+        return self.components["index"].tolist() if self.compact else list(range(self.k))
 
     def save(self, path: Path) -> None:
         tmp = Path(path).with_name(Path(path).name + ".partial")
@@ -109,6 +138,8 @@ class SVDFile:
             f.create_dataset("groups/layers", data=np.array(self.layers, dtype=h5py.string_dtype()))
             for name, values in self.groups.items():
                 f.create_dataset(f"groups/{name}", data=values)
+            for name, values in self.controls.items():
+                f.create_dataset(f"controls/{name}", data=values)
             f.attrs["misgen_svd_format"] = FORMAT_VERSION
             for name, value in self.attrs.items():
                 f.attrs[name] = json.dumps(value) if isinstance(value, (dict, list)) else value
@@ -130,11 +161,12 @@ class SVDFile:
                 sizes = check_datasets(f, path, layout(attrs.get("split_parts", [])))
                 arrays = {name: f[name][:] for name in ARRAYS + (("mean",) if "mean" in f else ())}
                 components = {name: f[f"components/{name}"][:] for name in COMPONENT_ARRAYS + OPTIONAL_COMPONENT_ARRAYS
-                              if f"components/{name}" in f}
+                              + ("index",) if f"components/{name}" in f}
                 decode = lambda values: [v.decode() if isinstance(v, bytes) else str(v) for v in values]  # noqa: E731
                 svd = cls(arrays, f["nulls/shuffled_spectra"][:], components, decode(f["components/label"][:]),
                           decode(f["groups/layers"][:]), {name: f[f"groups/{name}"][:] for name in GROUP_ARRAYS},
-                          attrs)
+                          attrs, {name: f[f"controls/{name}"][:] for name in ("directions", "net_contribution")
+                                  if f"controls/{name}" in f})
             except (OSError, KeyError, ValueError, TypeError) as error:  # HDF5 failing to read what it listed
                 raise MisgenError(f"{path}: corrupt or incomplete svd file ({one_line(error)})") from None
         svd._check(path, sizes)
@@ -147,7 +179,21 @@ class SVDFile:
                               f"{sizes['D']} columns")
         if "mean" in self.arrays and self.arrays["mean"].shape != (sizes["D"],):
             raise MisgenError(f"{path}: dataset 'mean' has shape {self.arrays['mean'].shape}, expected ({sizes['D']},)")
-        if bool(self.attrs["centred"]) != ("mean" in self.arrays):
+        held = {"components/index": "index" in self.components, "controls/directions": "directions" in self.controls,
+                "controls/net_contribution": "net_contribution" in self.controls, "attr 'model_sha256'": self.compact}
+        if any(held.values()) and not all(held.values()):
+            raise MisgenError(f"{path}: a compact svd file holds {', '.join(held)}; this one lacks "
+                              f"{', '.join(name for name, present in held.items() if not present)}")
+        if self.compact:
+            if self.arrays["loadings"].dtype != np.float16 or "mean" in self.arrays:
+                raise MisgenError(f"{path}: a compact svd file stores float16 loadings and no 'mean'")
+            numbers = self.components["index"]
+            if not len(numbers) or len(set(numbers.tolist())) != len(numbers) or not 0 <= numbers.min() \
+                    or numbers.max() >= sizes["n"]:
+                raise MisgenError(f"{path}: dataset 'components/index' must hold distinct numbers in 0..{sizes['n'] - 1}")
+            if not np.all(np.isfinite(self.controls["directions"])):
+                raise MisgenError(f"{path}: dataset 'controls/directions' holds NaN or infinite values")
+        elif bool(self.attrs["centred"]) != ("mean" in self.arrays):
             raise MisgenError(f"{path}: attr 'centred' is {self.attrs['centred']} but dataset 'mean' is "
                               f"{'present' if 'mean' in self.arrays else 'missing'}")
         if sizes["n"] < sizes["k"]:

@@ -43,10 +43,8 @@ def test_removing_every_uncentred_component_restores_theta_0_and_none_keeps_thet
     assert svd.k == 40  # one component per recorded step: the rows span theta_final - theta_0
     every, _ = ablation.component_ablations(target, svd, list(range(svd.k)), 0, 0)
     np.testing.assert_allclose(every.theta, target.theta_0(), atol=1e-6)
-    none, removed = ablation._remove_span(target.theta_final, target.theta_final - target.theta_0(),
-                                          svd.arrays["loadings"][:0])
-    np.testing.assert_array_equal(none, target.theta_final)
-    assert not removed.any()
+    removed = ablation.removed_change(svd.arrays["loadings"][:0], np.zeros(0))
+    assert removed.shape == target.theta_final.shape and not removed.any()
 
 
 def test_group_init_resets_that_group_only(run):
@@ -199,3 +197,44 @@ def test_evaluate_splits_outcomes_by_where_the_goal_is(run):
                            capture_output=True, text=True, timeout=600)
     rows = [line.split()[0] for line in table.stdout.splitlines()[-2:]]
     assert table.returncode == 0 and rows == ["inside", "outside"]
+
+
+def test_a_compact_svd_file_lets_ablate_run_from_the_model_zip_alone(run, tmp_path):
+    compact_path = tmp_path / "compact.h5"
+    made = subprocess.run([MISGEN, "svd-compact", str(run), "--out", str(compact_path), "--early", "1", "--late", "1",
+                           "--controls", "4"], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    full, compact = ablation.SVDFile.load(run / "svd.h5"), ablation.SVDFile.load(compact_path)
+    assert compact.compact and compact.arrays["loadings"].dtype == np.float16 and len(compact.controls["directions"]) == 4
+    assert compact.numbers == sorted(set(ablation.select_components(full, None, 1, 0)
+                                         + ablation.select_components(full, None, 0, 1)))
+    late = ablation.select_components(full, None, 0, 1)
+    assert ablation.select_components(compact, None, 0, 1) == late  # the same component, by its number
+    from_run, _ = ablation.component_ablations(ablation.Run.load(run), full, late, 0, 0)
+    zipped = ablation.Run.load(run / "model.zip")
+    ablation.check_svd_matches(zipped, compact, compact_path)
+    from_zip, controls = ablation.component_ablations(zipped, compact, late, 2, 0)
+    change = np.abs(from_run.theta - zipped.theta_final).max()
+    assert change > 0 and np.abs(from_zip.theta - from_run.theta).max() < 0.01 * change  # float16 loadings
+    assert [c.size["removed_norm"] for c in controls] == pytest.approx([from_zip.size["removed_norm"]] * 2)
+
+    before = sorted(p.name for p in run.iterdir())
+    out = tmp_path / "zip_report"
+    result = subprocess.run([MISGEN, "ablate", str(run / "model.zip"), "--svd", str(compact_path), "--late", "1",
+                             "--controls", "2", "--episodes", "4", "--n-envs", "2", "--variants", "test", "--out",
+                             str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert (out / "report.md").is_file() and sorted(p.name for p in run.iterdir()) == before
+    foreign = tmp_path / "foreign.h5"
+    compact.attrs["model_sha256"] = "0" * 64
+    compact.save(foreign)
+    for args in (["--svd", str(compact_path)], ["--svd", str(run / "svd.h5"), "--out", str(tmp_path / "a")],
+                 ["--svd", str(foreign), "--out", str(tmp_path / "b")],
+                 ["--svd", str(compact_path), "--controls", "5", "--out", str(tmp_path / "c")],
+                 ["--group", "fc", "--mode", "init", "--out", str(tmp_path / "d")]):
+        refused = subprocess.run([MISGEN, "ablate", str(run / "model.zip"), "--late", "1", "--episodes", "2", *args]
+                                 if "--group" not in args else
+                                 [MISGEN, "ablate", str(run / "model.zip"), "--episodes", "2", *args],
+                                 capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 2 and refused.stderr.startswith("misgen: error:"), (args, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1

@@ -12,7 +12,9 @@ BFS distances:
   mouse stays put, excluded);
 - ``P(shortest move)``: the actor's mean probability of a shortest-path move (a uniform policy over the four
   moves: 0.25; one uniform over the open moves, which never walks into a wall: ``open``), and the share of
-  frames where it is the argmax.
+  frames where it is the argmax;
+- ``P(wall)``: the actor's mean probability of walking into a wall (a uniform policy: the share of blocked moves,
+  ``uniform``).
 
     python scripts/critic_probe.py runs/NAME/checkpoints/step_T.zip [...]
 
@@ -103,10 +105,12 @@ def read(checkpoint: Path, data: dict[str, np.ndarray]) -> dict[str, float]:
     p_short = (prob * shortest).sum(axis=2)[has]
     chance = (1 / (neighbours >= 0).sum(axis=2))[has]
     argmax = shortest[has][np.arange(has.sum()), prob[has].argmax(axis=1)]
+    blocked = neighbours < 0
     return {"value_vs_distance": spearman(value.ravel(), -distance.ravel()),
             "within_level": float(np.mean(within)), "levels": len(within),
             "dv_toward": float(toward.mean()), "dv_away": float(away.mean()),
-            "p_shortest": float(p_short.mean()), "p_chance": float(chance.mean()), "argmax_shortest": float(argmax.mean())}
+            "p_shortest": float(p_short.mean()), "p_chance": float(chance.mean()), "argmax_shortest": float(argmax.mean()),
+            "p_wall": float((prob * blocked).sum(axis=2).mean()), "p_wall_uniform": float(blocked.mean())}
 
 
 def main() -> None:
@@ -118,12 +122,12 @@ def main() -> None:
     data = walk(EnvConfig(variant="maze-topright", region=args.region, max_maze_size=args.max_maze_size, seed=7),
                 32, 200, 0)
     print("checkpoint | value ~ -distance (all / within level, levels) | dV toward / away | "
-          "P(shortest move) (open) | argmax shortest")
+          "P(shortest move) (open) | argmax shortest | P(wall) (uniform)")
     for checkpoint in args.checkpoints:
         r = read(checkpoint, data)
         print(f"{checkpoint} | {r['value_vs_distance']:.3f} / {r['within_level']:.3f} ({r['levels']}) | "
               f"{r['dv_toward']:+.4f} / {r['dv_away']:+.4f} | {r['p_shortest']:.3f} ({r['p_chance']:.3f}) | "
-              f"{r['argmax_shortest']:.3f}", flush=True)
+              f"{r['argmax_shortest']:.3f} | {r['p_wall']:.3f} ({r['p_wall_uniform']:.3f})", flush=True)
     print(f"within-level correlation of value with -distance, last checkpoint: {r['within_level']:.3f}")
 
 

@@ -300,8 +300,11 @@ ARCHITECTURES: dict[str, type[BaseFeaturesExtractor]] = {"impala": ImpalaCNN, "c
                                                         "small": SmallCNN}
 
 
-def policy_kwargs(architecture: str, scale: int = 1, adam_eps: float = 1e-5, bf16: bool = False) -> dict[str, Any]:
-    """SB3 ``policy_kwargs`` for an ``ActorCriticPolicy`` with linear heads straight on the features."""
+def policy_kwargs(architecture: str, scale: int = 1, adam_eps: float = 1e-5, bf16: bool = False,
+                  share_features: bool = True) -> dict[str, Any]:
+    """SB3 ``policy_kwargs`` for an ``ActorCriticPolicy`` with linear heads straight on the features, one
+    extractor shared by both heads or (``share_features`` False) one each: ``features_extractor`` (the actor's,
+    which channel ablations pin) and ``vf_features_extractor``."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}")
     if bf16 and architecture not in ("compact", "planning"):
@@ -311,6 +314,6 @@ def policy_kwargs(architecture: str, scale: int = 1, adam_eps: float = 1e-5, bf1
         "features_extractor_class": ARCHITECTURES[architecture],
         "features_extractor_kwargs": extractor_kwargs,
         "net_arch": [],  # policy and value heads are single linear layers on the shared features
-        "share_features_extractor": True,
+        "share_features_extractor": share_features,
         "optimizer_kwargs": {"eps": adam_eps},
     }

@@ -162,7 +162,8 @@ def make_ppo(env: VecEnv, config: PPOConfig, device: str, seed: int) -> PPO:
         clip_range=config.clip_range, clip_range_vf=config.clip_range_vf or None,
         normalize_advantage=config.normalize_advantage, ent_coef=config.ent_coef, vf_coef=config.vf_coef,
         max_grad_norm=config.max_grad_norm, rollout_buffer_class=TrackedRolloutBuffer,
-        policy_kwargs=policy_kwargs(config.architecture, config.width_scale, config.adam_eps, config.bf16),
+        policy_kwargs=policy_kwargs(config.architecture, config.width_scale, config.adam_eps, config.bf16,
+                                    config.share_features),
         device=device, seed=seed, verbose=0,
     )
 

@@ -39,6 +39,7 @@ class PPOConfig:
     reward_clip: float = 10.0
     env_threads: int = 4  # procgen's C++ stepping threads
     action_set: str = "procgen"  # procgen (all 15) | moves (maze's 4 distinct moves); envs/actions.py
+    share_features: bool = True  # one features extractor for actor and critic (the paper's); false: one each
 
     def __post_init__(self):
         if self.action_set not in ACTION_SETS:

@@ -49,6 +49,11 @@ def test_impala_has_626256_parameters_with_named_layers():
     assert policy.get_submodule("features_extractor.stage3.conv").out_channels == 32
     wide = ActorCriticPolicy(env.observation_space, env.action_space, lambda _: 5e-4, **policy_kwargs("impala", 2))
     assert wide.get_submodule("features_extractor.stage3.conv").out_channels == 64
+    apart = ActorCriticPolicy(env.observation_space, env.action_space, lambda _: 5e-4,
+                              **policy_kwargs("compact", share_features=False))
+    assert apart.vf_features_extractor is not apart.features_extractor  # the critic's own network
+    names = [n for n, _ in apart.named_parameters()]
+    assert "features_extractor.conv1.weight" in names and "vf_features_extractor.conv1.weight" in names
 
 
 def test_compact_cnn_standardizes_each_frame():

@@ -14,7 +14,11 @@ BFS distances:
   moves: 0.25; one uniform over the open moves, which never walks into a wall: ``open``), and the share of
   frames where it is the argmax;
 - ``P(wall)``: the actor's mean probability of walking into a wall (a uniform policy: the share of blocked moves,
-  ``uniform``).
+  ``uniform``);
+- ``readout``: held-out accuracy of a linear classifier of the shortest-path move trained on the shared features
+  the actor's head reads (trained on half the levels, tested on the other half; ``prior``: always the most common
+  move). High readout with a low P(shortest move) means the features know the move and the actor's head has not
+  learned to use them; a readout near the prior means the features do not carry it.
 
     python scripts/critic_probe.py runs/NAME/checkpoints/step_T.zip [...]
 
@@ -80,15 +84,36 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(*ranks)[0, 1])
 
 
+def linear_readout(features: np.ndarray, labels: np.ndarray, train: np.ndarray) -> tuple[float, float]:
+    """Held-out accuracy of a multinomial logistic regression (standardized inputs, Adam, 500 full-batch steps,
+    weight decay 1e-3), and that of always predicting the training half's most common label."""
+    x = torch.as_tensor(features, dtype=torch.float32)
+    x = (x - x[train].mean(0)) / (x[train].std(0) + 1e-6)
+    y = torch.as_tensor(labels)
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(x.shape[1], len(MOVES))
+    optimizer = torch.optim.Adam(layer.parameters(), lr=1e-2, weight_decay=1e-3)
+    for _ in range(500):
+        loss = torch.nn.functional.cross_entropy(layer(x[train]), y[train])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        accuracy = float((layer(x[~train]).argmax(1) == y[~train]).float().mean())
+    prior = float((y[~train] == torch.bincount(y[train]).argmax()).float().mean())
+    return accuracy, prior
+
+
 def read(checkpoint: Path, data: dict[str, np.ndarray]) -> dict[str, float]:
     policy = load_model(checkpoint, device="cpu").policy
     policy.set_training_mode(False)
-    values, probs = [], []
+    values, probs, features = [], [], []
     with torch.inference_mode():
         for start in range(0, len(data["frames"]), 512):
             batch = torch.as_tensor(data["frames"][start:start + 512])
             values.append(policy.predict_values(batch).flatten().numpy())
             probs.append(policy.get_distribution(batch).distribution.probs.numpy())
+            features.append(policy.extract_features(batch, policy.features_extractor).numpy())
     n_steps, n_envs = data["distance"].shape
     value = np.concatenate(values).reshape(n_steps, n_envs)
     prob = np.concatenate(probs).reshape(n_steps, n_envs, len(MOVES))
@@ -106,7 +131,9 @@ def read(checkpoint: Path, data: dict[str, np.ndarray]) -> dict[str, float]:
     chance = (1 / (neighbours >= 0).sum(axis=2))[has]
     argmax = shortest[has][np.arange(has.sum()), prob[has].argmax(axis=1)]
     blocked = neighbours < 0
-    return {"value_vs_distance": spearman(value.ravel(), -distance.ravel()),
+    readout, prior = linear_readout(np.concatenate(features).reshape(n_steps, n_envs, -1)[has],
+                                    shortest[has].argmax(axis=1), level[has] % 2 == 0)
+    return {"readout": readout, "prior": prior, "value_vs_distance": spearman(value.ravel(), -distance.ravel()),
             "within_level": float(np.mean(within)), "levels": len(within),
             "dv_toward": float(toward.mean()), "dv_away": float(away.mean()),
             "p_shortest": float(p_short.mean()), "p_chance": float(chance.mean()), "argmax_shortest": float(argmax.mean()),
@@ -122,12 +149,13 @@ def main() -> None:
     data = walk(EnvConfig(variant="maze-topright", region=args.region, max_maze_size=args.max_maze_size, seed=7),
                 32, 200, 0)
     print("checkpoint | value ~ -distance (all / within level, levels) | dV toward / away | "
-          "P(shortest move) (open) | argmax shortest | P(wall) (uniform)")
+          "P(shortest move) (open) | argmax shortest | P(wall) (uniform) | readout (prior)")
     for checkpoint in args.checkpoints:
         r = read(checkpoint, data)
         print(f"{checkpoint} | {r['value_vs_distance']:.3f} / {r['within_level']:.3f} ({r['levels']}) | "
               f"{r['dv_toward']:+.4f} / {r['dv_away']:+.4f} | {r['p_shortest']:.3f} ({r['p_chance']:.3f}) | "
-              f"{r['argmax_shortest']:.3f} | {r['p_wall']:.3f} ({r['p_wall_uniform']:.3f})", flush=True)
+              f"{r['argmax_shortest']:.3f} | {r['p_wall']:.3f} ({r['p_wall_uniform']:.3f}) | {r['readout']:.3f} "
+              f"({r['prior']:.3f})", flush=True)
     print(f"within-level correlation of value with -distance, last checkpoint: {r['within_level']:.3f}")
 
 

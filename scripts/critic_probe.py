@@ -113,7 +113,8 @@ def read(checkpoint: Path, data: dict[str, np.ndarray]) -> dict[str, float]:
             batch = torch.as_tensor(data["frames"][start:start + 512])
             values.append(policy.predict_values(batch).flatten().numpy())
             probs.append(policy.get_distribution(batch).distribution.probs.numpy())
-            features.append(policy.extract_features(batch, policy.features_extractor).numpy())
+            features.append(policy.features_extractor(policy.obs_to_tensor(data["frames"][start:start + 512])[0]
+                                                      .float() / 255).numpy())  # the actor's features
     n_steps, n_envs = data["distance"].shape
     value = np.concatenate(values).reshape(n_steps, n_envs)
     prob = np.concatenate(probs).reshape(n_steps, n_envs, len(MOVES))

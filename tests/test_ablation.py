@@ -101,7 +101,7 @@ def test_channel_pins_survive_save_and_load(run, tmp_path):
 
 def test_cli_ablate_writes_report_dose_response_and_a_policy_that_evaluates(run, tmp_path):
     out = tmp_path / "late"
-    result = subprocess.run([MISGEN, "ablate", str(run), "--late", "2", "--controls", "2", "--episodes", "6",
+    result = subprocess.run([MISGEN, "ablate", str(run), "--late", "2", "--controls", "2", "--episodes", "4",
                              "--n-envs", "3", "--strength", "0,0.5", "--out", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr

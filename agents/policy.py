@@ -280,6 +280,45 @@ class CellImpalaCNN(AblatableExtractor):
         return torch.relu(self.fc(torch.relu(torch.flatten(x, 1))))
 
 
+class CellPoolCNN(AblatableExtractor):
+    """A fully convolutional network at the maze's cell resolution, read out by pooling over cells:
+    (N, 3, 64, 64) -> (N, 256).
+
+    - ``embed``: as in :class:`CellImpalaCNN`, one position per cell of the 15x15 world (16 channels);
+    - ``res1`` .. ``res4``: four residual blocks at 15x15, so each cell's features see 8 cells around it;
+    - ``gate``: a 1x1 convolution (32 channels) and ReLU, then the maximum and the mean of each channel over
+      the cells; ``fc``: those 64 numbers -> linear 256 -> ReLU.
+
+    Every weight is shared across cells, so what one level teaches about a corridor holds at every other cell:
+    the compact CNN's and IMPALA's last linear layer reads each cell through its own weights and must learn the
+    same rule cell by cell (on the compact CNN's features a linear readout of the shortest move stayed at the
+    label prior after 4M steps, docs/results.md). The maximum lets a channel that fires only at the mouse's cell
+    carry that cell's view to the heads without the heads knowing where the mouse is.
+
+    :param cells: world cells per side (15 in easy mode).
+    :param bf16: run in bfloat16 autocast (module docstring).
+    :param ablations: channels pinned by forward hooks (module docstring).
+    """
+
+    def __init__(self, observation_space: gym.spaces.Box, cells: int = 15, features_dim: int = 256,
+                 bf16: bool = False, ablations: dict | None = None):
+        super().__init__(observation_space, features_dim)
+        self.bf16, self.cells = bf16, cells
+        self.input_norm = nn.InstanceNorm2d(observation_space.shape[0], eps=1e-3)
+        self.embed = nn.Conv2d(observation_space.shape[0], 16, 4, stride=4)
+        self.res1, self.res2, self.res3, self.res4 = (ResidualBlock(16) for _ in range(4))
+        self.gate = nn.Conv2d(16, 32, 1)
+        self.fc = nn.Linear(2 * 32, features_dim)
+        self._apply_ablations(ablations)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.interpolate(observations, size=4 * self.cells, mode="bilinear", antialias=True)
+        x = torch.relu(self.embed(self.input_norm(x)))
+        x = self.res4(self.res3(self.res2(self.res1(x))))
+        gated = torch.relu(self.gate(torch.relu(x))).flatten(2)  # (N, 32, cells^2)
+        return torch.relu(self.fc(torch.cat([gated.amax(2), gated.mean(2)], 1)))
+
+
 class SmallCNN(AblatableExtractor):
     """A small CNN for CPU demos: conv 8x8/4 (16) -> conv 4x4/2 (32) -> linear 128, ReLUs between."""
 
@@ -297,7 +336,10 @@ class SmallCNN(AblatableExtractor):
 
 ARCHITECTURES: dict[str, type[BaseFeaturesExtractor]] = {"impala": ImpalaCNN, "compact": CompactCNN,
                                                         "planning": PlanningCNN, "cell-impala": CellImpalaCNN,
-                                                        "small": SmallCNN}
+                                                        "cell-pool": CellPoolCNN, "small": SmallCNN}
+
+
+BF16_ARCHITECTURES = ("compact", "planning", "cell-pool")  # the extractors that take ``bf16``
 
 
 def policy_kwargs(architecture: str, scale: int = 1, adam_eps: float = 1e-5, bf16: bool = False,
@@ -307,8 +349,9 @@ def policy_kwargs(architecture: str, scale: int = 1, adam_eps: float = 1e-5, bf1
     which channel ablations pin) and ``vf_features_extractor``."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}")
-    if bf16 and architecture not in ("compact", "planning"):
-        raise ValueError(f"bf16 autocast is available for the compact and planning architectures, not {architecture!r}")
+    if bf16 and architecture not in BF16_ARCHITECTURES:
+        raise ValueError(f"bf16 autocast is available for the {', '.join(BF16_ARCHITECTURES)} architectures, not "
+                         f"{architecture!r}")
     extractor_kwargs = {"scale": scale} if architecture == "impala" else {"bf16": True} if bf16 else {}
     return {
         "features_extractor_class": ARCHITECTURES[architecture],

@@ -84,6 +84,25 @@ def test_cell_impala_cnn_works_at_the_world_grid():
     assert extractor.get_submodule("stage.res2.conv1").out_channels == 32
 
 
+def test_cell_pool_cnn_reads_cells_through_shared_weights_only():
+    from agents.policy import CellPoolCNN
+    from envs.vec_env import OBSERVATION_SPACE
+
+    torch.manual_seed(0)
+    extractor = CellPoolCNN(OBSERVATION_SPACE)
+    captured = []
+    extractor.res4.register_forward_hook(lambda _m, _i, output: captured.append(output))
+    frames = torch.rand(2, 3, 64, 64)
+    features = extractor(frames)
+    assert features.shape == (2, 256) and captured[0].shape == (2, 16, 15, 15)
+    assert extractor.fc.in_features == 64  # max and mean of 32 channels: no weight belongs to a cell
+    cells = captured[0]
+    swapped = cells.clone()  # exchange two cells' features after the last convolution: the features stay the same
+    swapped[:, :, 2, 3], swapped[:, :, 11, 7] = cells[:, :, 11, 7], cells[:, :, 2, 3]
+    extractor.res4.register_forward_hook(lambda _m, _i, _output: swapped)
+    assert torch.allclose(extractor(frames), features, atol=1e-6)
+
+
 def test_planning_cnn_value_iteration_finds_shortest_paths():
     from agents.policy import PlanningCNN, value_iteration
     from envs.layout import MazeLayout

@@ -15,9 +15,9 @@ BFS distances:
   frames where it is the argmax;
 - ``P(wall)``: the actor's mean probability of walking into a wall (a uniform policy: the share of blocked moves,
   ``uniform``);
-- ``readout``: held-out accuracy of a linear classifier of the shortest-path move trained on the shared features
-  the actor's head reads (trained on half the levels, tested on the other half; ``prior``: always the most common
-  move). High readout with a low P(shortest move) means the features know the move and the actor's head has not
+- ``readout``: held-out accuracy of a linear classifier of the shortest-path move from the features the actor's
+  head reads, on frames of a second walk (320 envs x 20 steps: 320 levels), trained on half the levels and tested
+  on the other half (``prior``: always the training half's most common move). High readout with a low P(shortest move) means the features know the move and the actor's head has not
   learned to use them; a readout near the prior means the features do not carry it.
 
     python scripts/critic_probe.py runs/NAME/checkpoints/step_T.zip [...]
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -84,37 +85,67 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(*ranks)[0, 1])
 
 
-def linear_readout(features: np.ndarray, labels: np.ndarray, train: np.ndarray) -> tuple[float, float]:
-    """Held-out accuracy of a multinomial logistic regression (standardized inputs, Adam, 500 full-batch steps,
-    weight decay 1e-3), and that of always predicting the training half's most common label."""
-    x = torch.as_tensor(features, dtype=torch.float32)
-    x = (x - x[train].mean(0)) / (x[train].std(0) + 1e-6)
-    y = torch.as_tensor(labels)
+WEIGHT_DECAYS = (1e-3, 1e-2, 1e-1, 1.0)  # the readout's L2 penalties, chosen among by levels held out of training
+
+
+def fit_readout(x: torch.Tensor, y: torch.Tensor, weight_decay: float) -> torch.nn.Linear:
+    """A multinomial logistic regression: Adam, 500 full-batch steps, L2 penalty ``weight_decay``."""
     torch.manual_seed(0)
     layer = torch.nn.Linear(x.shape[1], len(MOVES))
-    optimizer = torch.optim.Adam(layer.parameters(), lr=1e-2, weight_decay=1e-3)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=1e-2)
     for _ in range(500):
-        loss = torch.nn.functional.cross_entropy(layer(x[train]), y[train])
+        loss = torch.nn.functional.cross_entropy(layer(x), y) + weight_decay * layer.weight.square().sum()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    return layer
+
+
+def accuracy(layer: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
     with torch.no_grad():
-        accuracy = float((layer(x[~train]).argmax(1) == y[~train]).float().mean())
+        return float((layer(x).argmax(1) == y).float().mean())
+
+
+def linear_readout(features: np.ndarray, labels: np.ndarray, level: np.ndarray) -> tuple[float, float]:
+    """Held-out accuracy of a linear readout of ``labels`` from ``features``, trained on the even levels and tested
+    on the odd ones, its L2 penalty chosen by a split of the even levels into two halves (with a few dozen levels
+    and 256 features an unpenalized readout memorizes levels and scores below the prior); and the accuracy of
+    always predicting the training levels' most common label."""
+    x = torch.as_tensor(features, dtype=torch.float32)
+    train = level % 2 == 0
+    x = (x - x[train].mean(0)) / (x[train].std(0) + 1e-6)
+    y = torch.as_tensor(labels)
+    fit, check = torch.as_tensor(train & (level % 4 == 0)), torch.as_tensor(train & (level % 4 == 2))
+    best = max(WEIGHT_DECAYS, key=lambda decay: accuracy(fit_readout(x[fit], y[fit], decay), x[check], y[check]))
+    train = torch.as_tensor(train)
+    held_out = accuracy(fit_readout(x[train], y[train], best), x[~train], y[~train])
     prior = float((y[~train] == torch.bincount(y[train]).argmax()).float().mean())
-    return accuracy, prior
+    return held_out, prior
 
 
-def read(checkpoint: Path, data: dict[str, np.ndarray]) -> dict[str, float]:
+def actor_features(policy, frames: np.ndarray) -> np.ndarray:
+    """The features the actor's head reads, (frames, features_dim)."""
+    with torch.inference_mode():
+        return np.concatenate([policy.features_extractor(policy.obs_to_tensor(frames[start:start + 512])[0].float()
+                                                         / 255).numpy() for start in range(0, len(frames), 512)])
+
+
+def shortest_moves(data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(n_steps, n_envs, moves) whether each move shortens the path, and (n_steps, n_envs) whether one does."""
+    distance, neighbours = data["distance"], data["neighbour_distance"]
+    shortest = (neighbours == (distance[..., None] - 1)) & (distance[..., None] > 0)
+    return shortest, shortest.any(axis=2)
+
+
+def read(checkpoint: Path, data: dict[str, np.ndarray], readout_data: dict[str, np.ndarray]) -> dict[str, float]:
     policy = load_model(checkpoint, device="cpu").policy
     policy.set_training_mode(False)
-    values, probs, features = [], [], []
+    values, probs = [], []
     with torch.inference_mode():
         for start in range(0, len(data["frames"]), 512):
             batch = torch.as_tensor(data["frames"][start:start + 512])
             values.append(policy.predict_values(batch).flatten().numpy())
             probs.append(policy.get_distribution(batch).distribution.probs.numpy())
-            features.append(policy.features_extractor(policy.obs_to_tensor(data["frames"][start:start + 512])[0]
-                                                      .float() / 255).numpy())  # the actor's features
     n_steps, n_envs = data["distance"].shape
     value = np.concatenate(values).reshape(n_steps, n_envs)
     prob = np.concatenate(probs).reshape(n_steps, n_envs, len(MOVES))
@@ -125,15 +156,15 @@ def read(checkpoint: Path, data: dict[str, np.ndarray]) -> dict[str, float]:
     moved = distance[1:] - distance[:-1]
     same = level[1:] == level[:-1]
     toward, away = change[same & (moved == -1)], change[same & (moved == 1)]
-    shortest = neighbours == (distance[..., None] - 1)
-    shortest &= distance[..., None] > 0
-    has = shortest.any(axis=2)
+    shortest, has = shortest_moves(data)
     p_short = (prob * shortest).sum(axis=2)[has]
     chance = (1 / (neighbours >= 0).sum(axis=2))[has]
     argmax = shortest[has][np.arange(has.sum()), prob[has].argmax(axis=1)]
     blocked = neighbours < 0
-    readout, prior = linear_readout(np.concatenate(features).reshape(n_steps, n_envs, -1)[has],
-                                    shortest[has].argmax(axis=1), level[has] % 2 == 0)
+    readout_shortest, readout_has = shortest_moves(readout_data)
+    features = actor_features(policy, readout_data["frames"]).reshape(*readout_has.shape, -1)
+    readout, prior = linear_readout(features[readout_has], readout_shortest[readout_has].argmax(axis=1),
+                                    readout_data["level"][readout_has])
     return {"readout": readout, "prior": prior, "value_vs_distance": spearman(value.ravel(), -distance.ravel()),
             "within_level": float(np.mean(within)), "levels": len(within),
             "dv_toward": float(toward.mean()), "dv_away": float(away.mean()),
@@ -147,12 +178,13 @@ def main() -> None:
     parser.add_argument("--region", type=int, default=3)
     parser.add_argument("--max-maze-size", type=int, default=9)
     args = parser.parse_args()
-    data = walk(EnvConfig(variant="maze-topright", region=args.region, max_maze_size=args.max_maze_size, seed=7),
-                32, 200, 0)
+    config = EnvConfig(variant="maze-topright", region=args.region, max_maze_size=args.max_maze_size, seed=7)
+    data = walk(config, 32, 200, 0)
+    readout_data = walk(replace(config, seed=8), 320, 20, 1)  # short walks on 320 levels: the readout's data
     print("checkpoint | value ~ -distance (all / within level, levels) | dV toward / away | "
           "P(shortest move) (open) | argmax shortest | P(wall) (uniform) | readout (prior)")
     for checkpoint in args.checkpoints:
-        r = read(checkpoint, data)
+        r = read(checkpoint, data, readout_data)
         print(f"{checkpoint} | {r['value_vs_distance']:.3f} / {r['within_level']:.3f} ({r['levels']}) | "
               f"{r['dv_toward']:+.4f} / {r['dv_away']:+.4f} | {r['p_shortest']:.3f} ({r['p_chance']:.3f}) | "
               f"{r['argmax_shortest']:.3f} | {r['p_wall']:.3f} ({r['p_wall_uniform']:.3f}) | {r['readout']:.3f} "

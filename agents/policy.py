@@ -241,6 +241,43 @@ class PlanningCNN(AblatableExtractor):
         return torch.cat([(local.flatten(2) * where).sum(2), (cells.flatten(2) * where).sum(2)], 1)
 
 
+class PlanningPoolCNN(PlanningCNN):
+    """:class:`PlanningCNN`'s perception and value iteration, read out as :class:`CellPoolCNN` does: (N, 3, 64, 64)
+    -> (N, 256). Each cell's perception features, its value (clamped to +-40, over 10) and how much higher each of
+    its four neighbours' values are (clamped to +-3) go through ``gate`` (a 1x1 convolution to 32 channels and ReLU);
+    the maximum and the mean of each channel over the cells go through ``fc`` (linear 256, ReLU).
+
+    The attention readout had to find the mouse before anything behind it could learn, and under PPO it never did
+    (docs/results.md); here a gate channel that fires at the mouse's cell carries that cell's neighbour values to
+    the heads through the maximum, and every other channel still reaches them through the mean. The value
+    iteration computes distances along the maze's paths, which the compact CNN's critic did not learn: its value
+    fell on moves along the path that lead away from the cheese as the crow flies (scripts/critic_probe.py).
+
+    :param cells, channels, iterations, differentiable_iterations, bf16, ablations: as in :class:`PlanningCNN`.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Box, cells: int = 15, channels: int = 16,
+                 iterations: int = 40, differentiable_iterations: int = 8, features_dim: int = 256,
+                 bf16: bool = False, ablations: dict | None = None):
+        super().__init__(observation_space, cells, channels, iterations, differentiable_iterations, bf16)
+        del self.attention
+        self._features_dim = features_dim
+        self.gate = nn.Conv2d(channels + 5, 32, 1)
+        self.fc = nn.Linear(2 * 32, features_dim)
+        self._apply_ablations(ablations)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.interpolate(observations, size=4 * self.cells, mode="bilinear", antialias=True)
+        cells = torch.relu(self.embed(self.input_norm(x)))
+        cells = torch.relu(self.conv2(torch.relu(self.conv1(cells))))
+        reward, cost = self.reward(cells), nn.functional.softplus(self.cost(cells))
+        value = value_iteration(reward, cost, self.iterations, self.differentiable_iterations).float()
+        rise = (neighbour_values(value) - value).clamp(-3, 3)
+        inputs = torch.cat([cells.float(), value.clamp(-40, 40) / 10, rise], 1)
+        gated = torch.relu(self.gate(inputs)).flatten(2)  # (N, 32, cells^2)
+        return torch.relu(self.fc(torch.cat([gated.amax(2), gated.mean(2)], 1)))
+
+
 class CellImpalaCNN(AblatableExtractor):
     """IMPALA's residual structure at the maze's cell resolution: (N, 3, 64, 64) -> (N, 256).
 
@@ -336,10 +373,11 @@ class SmallCNN(AblatableExtractor):
 
 ARCHITECTURES: dict[str, type[BaseFeaturesExtractor]] = {"impala": ImpalaCNN, "compact": CompactCNN,
                                                         "planning": PlanningCNN, "cell-impala": CellImpalaCNN,
-                                                        "cell-pool": CellPoolCNN, "small": SmallCNN}
+                                                        "cell-pool": CellPoolCNN, "planning-pool": PlanningPoolCNN,
+                                                        "small": SmallCNN}
 
 
-BF16_ARCHITECTURES = ("compact", "planning", "cell-pool")  # the extractors that take ``bf16``
+BF16_ARCHITECTURES = ("compact", "planning", "cell-pool", "planning-pool")  # the extractors that take ``bf16``
 
 
 def policy_kwargs(architecture: str, scale: int = 1, adam_eps: float = 1e-5, bf16: bool = False,

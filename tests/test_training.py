@@ -103,6 +103,28 @@ def test_cell_pool_cnn_reads_cells_through_shared_weights_only():
     assert torch.allclose(extractor(frames), features, atol=1e-6)
 
 
+@pytest.mark.parametrize("architecture", ["cell-pool", "planning-pool"])
+def test_pooled_architectures_build_save_and_load_with_their_ablations(architecture, tmp_path):
+    from stable_baselines3 import PPO
+
+    from agents.policy import policy_kwargs
+    from envs.vec_env import ProcgenVecEnv
+
+    kwargs = policy_kwargs(architecture, bf16=True)
+    kwargs["features_extractor_kwargs"]["ablations"] = {"gate": {"channels": [0, 3], "values": [0.0, 0.0]}}
+    env = ProcgenVecEnv(EnvConfig(variant="maze-topright", region=1, max_maze_size=9), 2, num_threads=1)
+    model = PPO("CnnPolicy", env, n_steps=8, batch_size=8, n_epochs=1, policy_kwargs=kwargs, device="cpu")
+    model.learn(16)
+    model.save(tmp_path / "model.zip")
+    loaded = PPO.load(tmp_path / "model.zip", device="cpu")
+    env.close()
+    captured = []
+    loaded.policy.features_extractor.gate.register_forward_hook(lambda _m, _i, output: captured.append(output))
+    features = loaded.policy.extract_features(torch.rand(2, 3, 64, 64) * 255, loaded.policy.features_extractor)
+    assert features.shape == (2, 256) and features.dtype == torch.float32
+    assert (captured[0][:, [0, 3]] == 0).all() and captured[0].shape == (2, 32, 15, 15)
+
+
 def test_planning_cnn_value_iteration_finds_shortest_paths():
     from agents.policy import PlanningCNN, value_iteration
     from envs.layout import MazeLayout

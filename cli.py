@@ -109,8 +109,9 @@ def train(
     record_dtype: str = typer.Option("float16", "--record-dtype", help="float16 | bfloat16 | float32"),
     record_split: str = typer.Option("", "--record-split", help="also record the gradient part by part: region | "
                                      "goal-near (maze), coin-side (coinrun); envs/splits.py"),
-    checkpoint_every: int = typer.Option(0, "--checkpoint-every", min=0, help="env steps between checkpoints (0: "
-                                         "start and end only)"),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", min=0, help="env steps between "
+                                                   "checkpoints (0: start and end only; default: 0, or the "
+                                                   "run's own with --resume)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
     mode: str = typer.Option("easy", "--mode", help="distribution mode: easy | hard"),
     num_levels: int = typer.Option(0, "--num-levels", min=0, help="distinct training levels (0: unlimited)"),

@@ -87,9 +87,10 @@ def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device:
 
 
 def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: RecordConfig, timesteps: int,
-          device: str = "auto", seed: int = 0, checkpoint_every: int = 0, resume: bool = False,
+          device: str = "auto", seed: int = 0, checkpoint_every: int | None = None, resume: bool = False,
           show_progress: bool = True) -> TrainResult:
-    """Train until ``timesteps`` environment steps in total (also when resuming), recording as asked."""
+    """Train until ``timesteps`` environment steps in total (also when resuming), recording as asked, with a
+    checkpoint every ``checkpoint_every`` env steps (None: 0, or when resuming the run's own interval)."""
     # --- run directory and config ------------------------------------------------------------------
     if record.split and not resume:
         get_split(record.split, env_config.game)  # an unknown split is refused before anything is written
@@ -102,6 +103,11 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         ppo_config = dataclass_from_json(PPOConfig, saved["ppo"], f"{run.config_file}: ppo")
         record = dataclass_from_json(RecordConfig, saved["record"], f"{run.config_file}: record")
         seed = saved["seed"]
+        if checkpoint_every is None:
+            checkpoint_every = saved["checkpoint_every"]
+            if checkpoint_every < 0:
+                raise MisgenError(f"{run.config_file}: field 'checkpoint_every' must be >= 0, found {checkpoint_every}")
+    checkpoint_every = checkpoint_every or 0
     # emulated bfloat16 costs more than it saves (benchmarks/bf16_autocast.py): the config records what runs
     if ppo_config.bf16 and device == "cpu" and not native_bf16():
         print("misgen: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): training in float32", file=sys.stderr)

@@ -30,7 +30,8 @@ from pathlib import Path
 from misgen import __version__
 from misgen.errors import MisgenError
 
-CONFIG_SECTIONS = {"variant": str, "env": dict, "ppo": dict, "record": dict, "timesteps": int, "seed": int}
+CONFIG_SECTIONS = {"variant": str, "env": dict, "ppo": dict, "record": dict, "timesteps": int, "seed": int,
+                   "checkpoint_every": int}
 PACKAGES = ("torch", "stable-baselines3", "procgen-mirror", "gymnasium", "numpy", "h5py")
 
 

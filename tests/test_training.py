@@ -273,9 +273,14 @@ def test_kill_minus_9_keeps_flushed_rows_and_resume_continues(tmp_path):
     np.testing.assert_allclose(recording.read("updates").sum(0), recording.theta(-1) - recording.theta(0), atol=1e-5)
 
 
+def _checkpoint_steps(run: Path) -> set[int]:
+    return {int(path.stem.split("_")[1]) for path in (run / "checkpoints").glob("step_*.zip")}
+
+
 def test_clean_stop_then_resume(tmp_path):
     out = tmp_path / "stopped"
-    args = ["train", "maze", "--out", str(out), "--timesteps", "100000", "--record-dtype", "float32", *TINY_CLI]
+    args = ["train", "maze", "--out", str(out), "--timesteps", "100000", "--record-dtype", "float32",
+            "--checkpoint-every", "128", *TINY_CLI]
     process = subprocess.Popen([MISGEN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_rows(out / "recording.h5", 16, 1, process)
     process.send_signal(signal.SIGINT)
@@ -285,12 +290,17 @@ def test_clean_stop_then_resume(tmp_path):
     stopped_rows = recording.n_rows
     assert not recording.complete and recording.checkpoints()[0][-1] == stopped_rows
     recording.close()
+    saved_before = _checkpoint_steps(out)
     resumed = misgen("train", "maze", "--out", str(out), "--timesteps", str(128 * (stopped_rows // 4 + 3)),
                      "--resume", *TINY_CLI)
     assert resumed.returncode == 0, resumed.stderr
     recording = _check_consistent(out)
     assert recording.complete and recording.n_rows == stopped_rows + 3 * 4
     assert recording.steps("rollout").tolist() == sorted(recording.steps("rollout").tolist())
+    # without --checkpoint-every the resumed run keeps checkpointing at the run's own interval
+    assert json.loads((out / "config.json").read_text())["checkpoint_every"] == 128
+    new = sorted(_checkpoint_steps(out) - saved_before)
+    assert len(new) == 3 and new[1] - new[0] == 128, new  # two at the interval, then the end
 
 
 def test_existing_run_and_unwritable_paths_are_refused(tmp_path):

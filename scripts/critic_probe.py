@@ -10,6 +10,10 @@ BFS distances:
   within each level (the mean over levels with at least 20 frames): does the critic track the distance?
 - ``dV toward / away``: the mean change of V over a move that shortened / lengthened the path (walls, where the
   mouse stays put, excluded);
+- ``dV path-toward-line-away / path-away-line-toward``: the same over the moves where the path and the straight
+  line disagree: a move along the path that takes the mouse farther from the cheese as the crow flies (Manhattan
+  distance), and one off the path that brings it nearer. A critic that knows the maze rises on the first and falls
+  on the second; one that has learned only where the cheese is does the opposite;
 - ``P(shortest move)``: the actor's mean probability of a shortest-path move (a uniform policy over the four
   moves: 0.25; one uniform over the open moves, which never walks into a wall: ``open``), and the share of
   frames where it is the argmax;
@@ -49,25 +53,28 @@ MOVES = ACTION_SETS["moves"]
 
 
 def walk(config: EnvConfig, n_envs: int, n_steps: int, seed: int) -> dict[str, np.ndarray]:
-    """Frames of a uniform walk over the four moves, with each frame's distance to the cheese, the level it
-    belongs to (an episode counter), and for each move the distance before and after it."""
+    """Frames of a uniform walk over the four moves, with each frame's distance to the cheese (along the maze's
+    paths, and in a straight line: the Manhattan distance), the level it belongs to (an episode counter), and
+    for each move the path distance after it."""
     env = ProcgenVecEnv(config, n_envs, num_threads=2, keep_initial_states=True)
     rng = np.random.default_rng(seed)
     obs = env.reset()
     layouts = [MazeLayout.from_state(parse_state(state, "maze")) for state in env.initial_states]
     episode = np.arange(n_envs)
-    frames, distance, level, open_moves = [], [], [], []
+    frames, distance, manhattan, level, open_moves = [], [], [], [], []
     dx, dy = action_axes(MOVES)
     for _ in range(n_steps):
-        here = []
+        here, straight = [], []
         for index, (layout, cell) in enumerate(zip(layouts, env.agent_cells())):
             x, y = cell[0] - layout.margin, cell[1] - layout.margin
             here.append(layout.distances_to_goal[y, x])
+            straight.append(abs(x - layout.cheese[0]) + abs(y - layout.cheese[1]))
             neighbours = [(x + mx, y + my) for mx, my in zip(dx, dy)]
             open_moves.append([layout.distances_to_goal[ny, nx] if 0 <= nx < layout.maze_dim
                                and 0 <= ny < layout.maze_dim else -1 for nx, ny in neighbours])
         frames.append(obs.copy())
         distance.append(here)
+        manhattan.append(straight)
         level.append(episode.copy())
         obs, _, done, _ = env.step(MOVES[rng.integers(0, len(MOVES), n_envs)])
         for index in np.flatnonzero(done):
@@ -75,7 +82,8 @@ def walk(config: EnvConfig, n_envs: int, n_steps: int, seed: int) -> dict[str, n
             episode[index] = episode.max() + 1
     env.close()
     # step-major (n_steps, n_envs) -> one row per frame; "next" is the same env's following frame
-    return {"frames": np.concatenate(frames), "distance": np.array(distance), "level": np.array(level),
+    return {"frames": np.concatenate(frames), "distance": np.array(distance), "manhattan": np.array(manhattan),
+            "level": np.array(level),
             "neighbour_distance": np.array(open_moves).reshape(n_steps, n_envs, len(MOVES))}
 
 
@@ -156,6 +164,8 @@ def read(checkpoint: Path, data: dict[str, np.ndarray], readout_data: dict[str, 
     moved = distance[1:] - distance[:-1]
     same = level[1:] == level[:-1]
     toward, away = change[same & (moved == -1)], change[same & (moved == 1)]
+    straight = data["manhattan"][1:] - data["manhattan"][:-1]  # where path and straight line disagree:
+    path_toward, line_toward = change[same & (moved == -1) & (straight == 1)], change[same & (moved == 1) & (straight == -1)]
     shortest, has = shortest_moves(data)
     p_short = (prob * shortest).sum(axis=2)[has]
     chance = (1 / (neighbours >= 0).sum(axis=2))[has]
@@ -168,6 +178,7 @@ def read(checkpoint: Path, data: dict[str, np.ndarray], readout_data: dict[str, 
     return {"readout": readout, "prior": prior, "value_vs_distance": spearman(value.ravel(), -distance.ravel()),
             "within_level": float(np.mean(within)), "levels": len(within),
             "dv_toward": float(toward.mean()), "dv_away": float(away.mean()),
+            "dv_path_toward": float(path_toward.mean()), "dv_line_toward": float(line_toward.mean()),
             "p_shortest": float(p_short.mean()), "p_chance": float(chance.mean()), "argmax_shortest": float(argmax.mean()),
             "p_wall": float((prob * blocked).sum(axis=2).mean()), "p_wall_uniform": float(blocked.mean())}
 
@@ -182,13 +193,14 @@ def main() -> None:
     data = walk(config, 32, 200, 0)
     readout_data = walk(replace(config, seed=8), 320, 20, 1)  # short walks on 320 levels: the readout's data
     print("checkpoint | value ~ -distance (all / within level, levels) | dV toward / away | "
-          "P(shortest move) (open) | argmax shortest | P(wall) (uniform) | readout (prior)")
+          "P(shortest move) (open) | argmax shortest | P(wall) (uniform) | readout (prior) | "
+          "dV path-toward-line-away / path-away-line-toward")
     for checkpoint in args.checkpoints:
         r = read(checkpoint, data, readout_data)
         print(f"{checkpoint} | {r['value_vs_distance']:.3f} / {r['within_level']:.3f} ({r['levels']}) | "
               f"{r['dv_toward']:+.4f} / {r['dv_away']:+.4f} | {r['p_shortest']:.3f} ({r['p_chance']:.3f}) | "
               f"{r['argmax_shortest']:.3f} | {r['p_wall']:.3f} ({r['p_wall_uniform']:.3f}) | {r['readout']:.3f} "
-              f"({r['prior']:.3f})", flush=True)
+              f"({r['prior']:.3f}) | {r['dv_path_toward']:+.4f} / {r['dv_line_toward']:+.4f}", flush=True)
     print(f"within-level correlation of value with -distance, last checkpoint: {r['within_level']:.3f}")
 
 

@@ -274,8 +274,7 @@ class PlanningPoolCNN(PlanningCNN):
         value = value_iteration(reward, cost, self.iterations, self.differentiable_iterations).float()
         rise = (neighbour_values(value) - value).clamp(-3, 3)
         inputs = torch.cat([cells.float(), value.clamp(-40, 40) / 10, rise], 1)
-        gated = torch.relu(self.gate(inputs)).flatten(2)  # (N, 32, cells^2)
-        return torch.relu(self.fc(torch.cat([gated.amax(2), gated.mean(2)], 1)))
+        return pool_over_cells(self.gate, self.fc, inputs)
 
 
 class CellImpalaCNN(AblatableExtractor):
@@ -317,6 +316,13 @@ class CellImpalaCNN(AblatableExtractor):
         return torch.relu(self.fc(torch.relu(torch.flatten(x, 1))))
 
 
+def pool_over_cells(gate: nn.Conv2d, fc: nn.Linear, cells: torch.Tensor) -> torch.Tensor:
+    """(N, C, S, S) -> (N, features): ``gate`` (1x1, then ReLU), each channel's maximum and mean over the cells,
+    then ``fc`` and ReLU. No weight belongs to one cell."""
+    gated = torch.relu(gate(cells)).flatten(2)  # (N, gate channels, S^2)
+    return torch.relu(fc(torch.cat([gated.amax(2), gated.mean(2)], 1)))
+
+
 class CellPoolCNN(AblatableExtractor):
     """A fully convolutional network at the maze's cell resolution, read out by pooling over cells:
     (N, 3, 64, 64) -> (N, 256).
@@ -352,8 +358,7 @@ class CellPoolCNN(AblatableExtractor):
         x = nn.functional.interpolate(observations, size=4 * self.cells, mode="bilinear", antialias=True)
         x = torch.relu(self.embed(self.input_norm(x)))
         x = self.res4(self.res3(self.res2(self.res1(x))))
-        gated = torch.relu(self.gate(torch.relu(x))).flatten(2)  # (N, 32, cells^2)
-        return torch.relu(self.fc(torch.cat([gated.amax(2), gated.mean(2)], 1)))
+        return pool_over_cells(self.gate, self.fc, torch.relu(x))
 
 
 class SmallCNN(AblatableExtractor):

@@ -230,12 +230,16 @@ class PlanningCNN(AblatableExtractor):
         self.attention = nn.Conv2d(channels, 1, 1)
         self._apply_ablations(ablations)
 
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+    def plan(self, observations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Perception and value iteration: the cells' features (N, c, S, S) and their values (N, 1, S, S)."""
         x = nn.functional.interpolate(observations, size=4 * self.cells, mode="bilinear", antialias=True)
         cells = torch.relu(self.embed(self.input_norm(x)))
         cells = torch.relu(self.conv2(torch.relu(self.conv1(cells))))
         reward, cost = self.reward(cells), nn.functional.softplus(self.cost(cells))
-        value = value_iteration(reward, cost, self.iterations, self.differentiable_iterations)
+        return cells, value_iteration(reward, cost, self.iterations, self.differentiable_iterations)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        cells, value = self.plan(observations)
         where = torch.softmax(self.attention(cells).flatten(1), 1).unsqueeze(1)  # (N, 1, cells^2)
         local = torch.cat([value, neighbour_values(value)], 1)
         return torch.cat([(local.flatten(2) * where).sum(2), (cells.flatten(2) * where).sum(2)], 1)
@@ -267,11 +271,8 @@ class PlanningPoolCNN(PlanningCNN):
         self._apply_ablations(ablations)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        x = nn.functional.interpolate(observations, size=4 * self.cells, mode="bilinear", antialias=True)
-        cells = torch.relu(self.embed(self.input_norm(x)))
-        cells = torch.relu(self.conv2(torch.relu(self.conv1(cells))))
-        reward, cost = self.reward(cells), nn.functional.softplus(self.cost(cells))
-        value = value_iteration(reward, cost, self.iterations, self.differentiable_iterations).float()
+        cells, value = self.plan(observations)
+        value = value.float()
         rise = (neighbour_values(value) - value).clamp(-3, 3)
         inputs = torch.cat([cells.float(), value.clamp(-40, 40) / 10, rise], 1)
         return pool_over_cells(self.gate, self.fc, inputs)
@@ -334,8 +335,7 @@ class CellPoolCNN(AblatableExtractor):
 
     Every weight is shared across cells, so what one level teaches about a corridor holds at every other cell:
     the compact CNN's and IMPALA's last linear layer reads each cell through its own weights and must learn the
-    same rule cell by cell (on the compact CNN's features a linear readout of the shortest move stayed at the
-    label prior after 4M steps, docs/results.md). The maximum lets a channel that fires only at the mouse's cell
+    same rule cell by cell. The maximum lets a channel that fires only at the mouse's cell
     carry that cell's view to the heads without the heads knowing where the mouse is.
 
     :param cells: world cells per side (15 in easy mode).

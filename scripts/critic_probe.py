@@ -21,8 +21,9 @@ BFS distances:
   ``uniform``);
 - ``readout``: held-out accuracy of a linear classifier of the shortest-path move from the features the actor's
   head reads, on frames of a second walk (320 envs x 20 steps: 320 levels), trained on half the levels and tested
-  on the other half (``prior``: always the training half's most common move). High readout with a low P(shortest move) means the features know the move and the actor's head has not
-  learned to use them; a readout near the prior means the features do not carry it.
+  on the other half (``prior``: always the training half's most common move). High readout with a low
+  P(shortest move) means the features know the move and the actor's head has not learned to use them; a readout
+  near the prior means the features do not carry it.
 
     python scripts/critic_probe.py runs/NAME/checkpoints/step_T.zip [...]
 
@@ -165,7 +166,8 @@ def read(checkpoint: Path, data: dict[str, np.ndarray], readout_data: dict[str, 
     same = level[1:] == level[:-1]
     toward, away = change[same & (moved == -1)], change[same & (moved == 1)]
     straight = data["manhattan"][1:] - data["manhattan"][:-1]  # where path and straight line disagree:
-    path_toward, line_toward = change[same & (moved == -1) & (straight == 1)], change[same & (moved == 1) & (straight == -1)]
+    path_toward = change[same & (moved == -1) & (straight == 1)]
+    line_toward = change[same & (moved == 1) & (straight == -1)]
     shortest, has = shortest_moves(data)
     p_short = (prob * shortest).sum(axis=2)[has]
     chance = (1 / (neighbours >= 0).sum(axis=2))[has]

@@ -153,15 +153,22 @@ class SplitGradients:
         return grads, counts
 
 
-def make_ppo(env: VecEnv, config: PPOConfig, device: str, seed: int) -> PPO:
-    """A fresh PPO learner with every hyperparameter taken from ``config``."""
-    return PPO(
-        ActorCriticPolicy, env,
+def learner_settings(config: PPOConfig) -> dict:
+    """The hyperparameters SB3's PPO keeps as attributes, as ``config`` gives them: the same mapping builds a fresh
+    learner and overrides what a loaded checkpoint stored (so a run's config.json is what trains)."""
+    return dict(
         learning_rate=config.learning_rate, n_steps=config.n_steps, batch_size=config.batch_size,
         n_epochs=config.n_epochs, gamma=config.gamma, gae_lambda=config.gae_lambda,
         clip_range=config.clip_range, clip_range_vf=config.clip_range_vf or None,
         normalize_advantage=config.normalize_advantage, ent_coef=config.ent_coef, vf_coef=config.vf_coef,
-        max_grad_norm=config.max_grad_norm, rollout_buffer_class=TrackedRolloutBuffer,
+        max_grad_norm=config.max_grad_norm,
+    )
+
+
+def make_ppo(env: VecEnv, config: PPOConfig, device: str, seed: int) -> PPO:
+    """A fresh PPO learner with every hyperparameter taken from ``config``."""
+    return PPO(
+        ActorCriticPolicy, env, **learner_settings(config), rollout_buffer_class=TrackedRolloutBuffer,
         policy_kwargs=policy_kwargs(config.architecture, config.width_scale, config.adam_eps, config.bf16,
                                     config.share_features),
         device=device, seed=seed, verbose=0,

@@ -14,12 +14,13 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes, SplitLabels, StopOnSignal
 from agents.learning_curve import plot_learning_curve
 from agents.policy import ARCHITECTURES, native_bf16
-from agents.ppo import LossTerms, SplitGradients, StepCounter, TrainingPosition, make_ppo, track
+from agents.ppo import LossTerms, SplitGradients, StepCounter, TrainingPosition, learner_settings, make_ppo, track
 from agents.presets import PPOConfig
 from envs.actions import ActionSetVecEnv
 from envs.splits import get_split
@@ -66,16 +67,24 @@ def resolve_device(device: str) -> str:
     return device
 
 
+# a run's step accounting (rollouts per optimizer step) and its return normalization rest on these
+FIXED_WITHIN_RUN = ("n_steps", "batch_size", "n_epochs", "gamma")
+
+
 def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device: str) -> tuple[VecNormalize, PPO]:
-    """The normalization statistics and model of ``checkpoint`` on ``venv``; a file that does not load, or a model
-    of another architecture than the run's config names, is one MisgenError."""
+    """The normalization statistics and model of ``checkpoint`` on ``venv``, training with ``ppo_config``'s
+    hyperparameters (SB3 would restore the ones stored in the zip and silently ignore a config.json edited between
+    sessions). A changed coefficient is announced on stderr; a changed ``FIXED_WITHIN_RUN`` setting, a file that
+    does not load, or a model of another architecture than the config names, is one MisgenError."""
     try:
         env = VecNormalize.load(str(checkpoint.normalization), venv)
     except Exception as error:  # a damaged pickle raises anything from EOFError to AttributeError
         raise MisgenError(f"{checkpoint.normalization}: not loadable normalization statistics "
                           f"({error.__class__.__name__})") from None
+    settings = learner_settings(ppo_config)
     try:
-        model = PPO.load(checkpoint.model, env=env, device=device)
+        stored, _, _ = load_from_zip_file(checkpoint.model, device=device)
+        model = PPO.load(checkpoint.model, env=env, device=device, **settings)
     except Exception as error:  # SB3 raises many types on a damaged or foreign zip
         raise MisgenError(f"{checkpoint.model}: not a loadable checkpoint of this run ({error.__class__.__name__}: "
                           f"{one_line(error)})") from None
@@ -83,6 +92,16 @@ def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device:
     found = type(model.policy.features_extractor).__name__
     if found != expected:
         raise MisgenError(f"{checkpoint.model}: the model is a {found}, the run's config.json says {expected}")
+    for name, value in settings.items():
+        before = stored.get(name)
+        before = before(1.0) if callable(before) else before  # SB3 stores clip_range as a schedule
+        if before == value:
+            continue
+        if name in FIXED_WITHIN_RUN:
+            raise MisgenError(f"{checkpoint.model}: trained with {name} {before}, the run's config.json says {value}; "
+                              f"{', '.join(FIXED_WITHIN_RUN)} cannot change within a run")
+        print(f"misgen: resuming with {name} {value} (config.json); {checkpoint.model.name} trained with {before}",
+              file=sys.stderr)
     return env, model
 
 

@@ -2,7 +2,10 @@
 
 =========================  ===================================================================================
 ``config.json``            variant and env options, hyperparameters, recording options, seed, device, package
-                           versions, git commit, misgen version
+                           versions, git commit, misgen version; ``--resume`` trains with its hyperparameters
+                           (a coefficient edited between sessions takes effect and is announced; the earlier
+                           value stays in the earlier checkpoints' zips; n_steps, batch size, epochs and gamma
+                           cannot change)
 ``model.zip``              the final policy (SB3 ``PPO.save``; ``PPO.load`` reads it)
 ``vecnormalize.pkl``       reward-normalisation statistics (SB3 ``VecNormalize``)
 ``checkpoints/``           ``step_<T>.zip`` + ``step_<T>.pkl`` + ``step_<T>.json`` (T = env timesteps): model

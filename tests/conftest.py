@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -43,3 +44,9 @@ def render(config: EnvConfig, state) -> np.ndarray:
         return env.observe()[1]["rgb"][0].copy()
     finally:
         env.close()
+
+
+def digest(directory: Path) -> dict[str, str]:
+    """sha256 of every file under ``directory``, by relative path: "nothing was written" in one comparison."""
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}

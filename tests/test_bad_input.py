@@ -12,7 +12,6 @@ subprocesses of the installed ``misgen``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -38,7 +37,7 @@ from misgen import episodes as episode_schema
 from misgen import recording as recording_schema
 from misgen import svd_file as svd_schema
 from misgen.recording import Recording
-from conftest import MISGEN
+from conftest import MISGEN, digest
 
 TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "1"})
 ENV = EnvConfig(variant="maze-topright")
@@ -56,11 +55,6 @@ def pristine(tmp_path_factory) -> Path:
     evaluate(None, ENV, level_seeds(0, 2), False, sample_seed=0, n_envs=2, episodes_path=run / "episodes.h5",
              policy_name="random")
     return run
-
-
-def digest(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from agents.presets import PRESETS
 from agents.train import RecordConfig, train
 from envs.variants import EnvConfig
 from misgen.recording import Recording
-from conftest import MISGEN
+from conftest import MISGEN, digest
 
 # the smallest config that still exercises every part: 4 envs x 32 steps, 2 minibatches, 2 epochs
 TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
@@ -301,6 +301,22 @@ def test_clean_stop_then_resume(tmp_path):
     assert json.loads((out / "config.json").read_text())["checkpoint_every"] == 128
     new = sorted(_checkpoint_steps(out) - saved_before)
     assert len(new) == 3 and new[1] - new[0] == 128, new  # two at the interval, then the end
+
+    # a coefficient edited in config.json between sessions trains (SB3 alone would restore the zip's), said so
+    config = json.loads((out / "config.json").read_text())
+    config["ppo"]["ent_coef"] = 0.003
+    (out / "config.json").write_text(json.dumps(config))
+    length = 128 * (stopped_rows // 4 + 4)
+    edited = misgen("train", "maze", "--out", str(out), "--timesteps", str(length), "--resume", *TINY_CLI)
+    assert edited.returncode == 0 and "resuming with ent_coef 0.003" in edited.stderr, edited.stderr
+    assert PPO.load(out / "model.zip").ent_coef == 0.003
+    # one that the run's step accounting rests on is refused before anything is written
+    config["ppo"]["n_steps"] = 64
+    (out / "config.json").write_text(json.dumps(config))
+    before = digest(out)
+    refused = misgen("train", "maze", "--out", str(out), "--timesteps", str(length + 128), "--resume", *TINY_CLI)
+    assert refused.returncode == 2 and "trained with n_steps 32" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and digest(out) == before
 
 
 def test_existing_run_and_unwritable_paths_are_refused(tmp_path):

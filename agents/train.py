@@ -29,7 +29,7 @@ from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError, one_line
 from misgen.recorder import GradientRecorder
 from misgen.recording import STREAMS, ParamTable, RecordingWriter, check_record_options
-from misgen.rundir import Checkpoint, RunDir, git_commit, package_versions
+from misgen.rundir import Checkpoint, RunDir, git_commit, package_versions, read_normalization
 from misgen.schema import dataclass_from_json
 
 
@@ -76,11 +76,16 @@ def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device:
     hyperparameters (SB3 would restore the ones stored in the zip and silently ignore a config.json edited between
     sessions). A changed coefficient is announced on stderr; a changed ``FIXED_WITHIN_RUN`` setting, a file that
     does not load, or a model of another architecture than the config names, is one MisgenError."""
+    env = read_normalization(checkpoint.normalization)
+    for field, expected in (("gamma", ppo_config.gamma), ("norm_reward", ppo_config.normalize_reward)):
+        if vars(env)[field] != expected:
+            raise MisgenError(f"{checkpoint.normalization}: field {field!r} is {vars(env)[field]}, the run's "
+                              f"config.json says {expected}")
     try:
-        env = VecNormalize.load(str(checkpoint.normalization), venv)
-    except Exception as error:  # a damaged pickle raises anything from EOFError to AttributeError
-        raise MisgenError(f"{checkpoint.normalization}: not loadable normalization statistics "
-                          f"({error.__class__.__name__})") from None
+        env.set_venv(venv)
+    except (AssertionError, ValueError) as error:  # SB3 asserts that the observation spaces agree
+        raise MisgenError(f"{checkpoint.normalization}: field 'observation_space' does not fit this run's "
+                          f"environments ({one_line(error)})") from None
     settings = learner_settings(ppo_config)
     try:
         stored, _, _ = load_from_zip_file(checkpoint.model, device=device)

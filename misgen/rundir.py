@@ -7,7 +7,8 @@
                            value stays in the earlier checkpoints' zips; n_steps, batch size, epochs and gamma
                            cannot change)
 ``model.zip``              the final policy (SB3 ``PPO.save``; ``PPO.load`` reads it)
-``vecnormalize.pkl``       reward-normalisation statistics (SB3 ``VecNormalize``)
+``vecnormalize.pkl``       reward-normalisation statistics (SB3 ``VecNormalize``, pickled); read only through
+                           :func:`read_normalization`, which unpickles nothing but SB3's and numpy's own classes
 ``checkpoints/``           ``step_<T>.zip`` + ``step_<T>.pkl`` + ``step_<T>.json`` (T = env timesteps): model
                            with optimizer state, normalisation statistics, and {timesteps, optimizer_step};
                            what ``--resume`` continues from
@@ -23,6 +24,8 @@
 from __future__ import annotations
 
 import json
+import math
+import pickle
 import platform
 import re
 import subprocess
@@ -30,11 +33,25 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 from misgen import __version__
 from misgen.errors import MisgenError
 
 CONFIG_SECTIONS = {"variant": str, "env": dict, "ppo": dict, "record": dict, "timesteps": int, "seed": int,
                    "checkpoint_every": int}
+# what SB3's VecNormalize pickle is made of (numpy 1 and 2 spell their modules differently); any other global in a
+# pickle could run arbitrary code while it loads, so it is refused before it is resolved
+NORMALIZATION_GLOBALS = {
+    ("stable_baselines3.common.vec_env.vec_normalize", "VecNormalize"),
+    ("stable_baselines3.common.running_mean_std", "RunningMeanStd"),
+    ("gymnasium.spaces.box", "Box"), ("gymnasium.spaces.discrete", "Discrete"),
+    ("numpy", "dtype"), ("numpy", "ndarray"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.random._pickle", "__generator_ctor"), ("numpy.random._pickle", "__bit_generator_ctor"),
+    ("numpy.random._pcg64", "PCG64"),
+}
 PACKAGES = ("torch", "stable-baselines3", "procgen-mirror", "gymnasium", "numpy", "h5py")
 
 
@@ -190,3 +207,50 @@ def read_checkpoint_meta(path: Path) -> dict[str, int]:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise MisgenError(f"{path}: field {name!r} must be an integer >= 0, found {json.dumps(value)}")
     return info
+
+
+class _NormalizationUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in NORMALIZATION_GLOBALS:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, not part of SB3's VecNormalize")
+        return super().find_class(module, name)
+
+
+def read_normalization(path: Path):
+    """SB3's ``VecNormalize`` pickled at ``path``, not yet attached to an environment (``set_venv``), after
+    checking what misgen's training relies on: only :data:`NORMALIZATION_GLOBALS` are unpickled; the object is a
+    VecNormalize whose ``ret_rms`` has a finite mean, a finite variance >= 0 and a count > 0, and whose ``gamma``
+    (0 to 1], ``epsilon`` > 0, ``clip_reward`` > 0 and ``norm_reward`` / ``norm_obs`` flags have their types.
+    Any deviation is one MisgenError naming the file and the field."""
+    try:
+        with open(path, "rb") as file:
+            found = _NormalizationUnpickler(file).load()
+    except pickle.UnpicklingError as error:
+        raise MisgenError(f"{path}: not normalization statistics ({error})") from None
+    except Exception as error:  # a damaged pickle raises anything from EOFError to AttributeError
+        raise MisgenError(f"{path}: not loadable normalization statistics ({error.__class__.__name__})") from None
+    if type(found).__name__ != "VecNormalize":
+        raise MisgenError(f"{path}: holds a {type(found).__name__}, not SB3's VecNormalize")
+    state = vars(found)  # VecNormalize's __getattr__ recurses on a missing attribute before set_venv
+    ret_rms = state.get("ret_rms")
+    if type(ret_rms).__name__ != "RunningMeanStd":
+        raise MisgenError(f"{path}: field 'ret_rms' must be a RunningMeanStd, found {type(ret_rms).__name__}")
+    for name, valid, rule in (("mean", math.isfinite, "finite"), ("var", lambda v: 0 <= v < math.inf, "finite, >= 0"),
+                              ("count", lambda v: 0 < v < math.inf, "finite, > 0")):
+        value = vars(ret_rms).get(name)
+        if not _is_real(value) or not valid(float(value)):
+            raise MisgenError(f"{path}: field 'ret_rms.{name}' must be a {rule} number, found {value!r:.60}")
+    for name, valid, rule in (("gamma", lambda v: 0 < v <= 1, "in (0, 1]"), ("epsilon", lambda v: 0 < v < 1, "in (0, 1)"),
+                              ("clip_reward", lambda v: 0 < v < math.inf, "> 0")):
+        value = state.get(name)
+        if not _is_real(value) or not valid(float(value)):
+            raise MisgenError(f"{path}: field {name!r} must be a number {rule}, found {value!r:.60}")
+    for name in ("norm_reward", "norm_obs", "training"):
+        if not isinstance(state.get(name), bool):
+            raise MisgenError(f"{path}: field {name!r} must be true or false, found {state.get(name)!r:.60}")
+    return found
+
+
+def _is_real(value) -> bool:
+    """A Python or numpy real number (a 0-d array too), not a boolean."""
+    return not isinstance(value, (bool, np.bool_)) and np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf"

@@ -13,6 +13,7 @@ subprocesses of the installed ``misgen``.
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import gymnasium as gym
 import h5py
 import numpy as np
 import pytest
@@ -204,12 +206,51 @@ def checkpoint_cases() -> list[Case]:
         "step_256.zip truncated": lambda run: _truncate(run / "checkpoints" / "step_256.zip"),
         "step_256.pkl truncated": lambda run: _truncate(run / "checkpoints" / "step_256.pkl"),
         "step_256.zip of another architecture": _foreign_checkpoint,
+        "step_256.pkl running code while it loads": _pickle_that_runs_code,
+        "step_256.pkl a plain dict": lambda run: _normalization(run).write_bytes(pickle.dumps({"gamma": 0.99})),
+        "step_256.pkl return variance NaN": _edit_normalization(lambda v: setattr(v.ret_rms, "var", float("nan"))),
+        "step_256.pkl return count 0": _edit_normalization(lambda v: setattr(v.ret_rms, "count", 0.0)),
+        "step_256.pkl ret_rms a list": _edit_normalization(lambda v: vars(v).__setitem__("ret_rms", [0.0, 1.0])),
+        "step_256.pkl of another gamma": _edit_normalization(lambda v: vars(v).__setitem__("gamma", 0.5)),
+        "step_256.pkl gamma 2": _edit_normalization(lambda v: vars(v).__setitem__("gamma", 2.0)),
+        "step_256.pkl norm_reward a string": _edit_normalization(lambda v: vars(v).__setitem__("norm_reward", "yes")),
+        "step_256.pkl of another observation shape": _edit_normalization(lambda v: vars(v).__setitem__(
+            "observation_space", gym.spaces.Box(0, 255, (3, 32, 32), np.uint8))),
     }
     return [Case(f"checkpoints/{what} (train --resume)", damage, resume_args) for what, damage in damages.items()]
 
 
 def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _normalization(run: Path) -> Path:
+    return run / "checkpoints" / "step_256.pkl"
+
+
+def _edit_normalization(change: Callable) -> Callable[[Path], None]:
+    """Damage: the checkpoint's VecNormalize unpickled (this test trusts it), changed, pickled again."""
+    def damage(run: Path) -> None:
+        statistics = pickle.loads(_normalization(run).read_bytes())
+        change(statistics)
+        vars(statistics).update(class_attributes={}, returns=None)  # what VecNormalize's __getstate__ drops
+        _normalization(run).write_bytes(pickle.dumps(statistics))
+    return damage
+
+
+class _RunsCode:
+    """Unpickled, it would create the file it names."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def _pickle_that_runs_code(run: Path) -> None:
+    # the marker lies inside the run copy, so the digest comparison catches it if the pickle runs
+    _normalization(run).write_bytes(pickle.dumps(_RunsCode(run / "ran")))
 
 
 def _foreign_checkpoint(run: Path) -> None:

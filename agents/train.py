@@ -14,7 +14,6 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes, SplitLabels, StopOnSignal
@@ -27,6 +26,7 @@ from envs.splits import get_split
 from envs.variants import EnvConfig
 from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError, one_line
+from misgen.model_zip import load_ppo, read_model_zip
 from misgen.recorder import GradientRecorder
 from misgen.recording import STREAMS, ParamTable, RecordingWriter, check_record_options
 from misgen.rundir import Checkpoint, RunDir, git_commit, package_versions, read_normalization
@@ -87,12 +87,8 @@ def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device:
         raise MisgenError(f"{checkpoint.normalization}: field 'observation_space' does not fit this run's "
                           f"environments ({one_line(error)})") from None
     settings = learner_settings(ppo_config)
-    try:
-        stored, _, _ = load_from_zip_file(checkpoint.model, device=device)
-        model = PPO.load(checkpoint.model, env=env, device=device, **settings)
-    except Exception as error:  # SB3 raises many types on a damaged or foreign zip
-        raise MisgenError(f"{checkpoint.model}: not a loadable checkpoint of this run ({error.__class__.__name__}: "
-                          f"{one_line(error)})") from None
+    stored = read_model_zip(checkpoint.model)
+    model = load_ppo(checkpoint.model, data=stored, env=env, device=device, **settings)
     expected = ARCHITECTURES[ppo_config.architecture].__name__
     found = type(model.policy.features_extractor).__name__
     if found != expected:

@@ -34,6 +34,7 @@ from analysis.evaluation import Evaluation, act, evaluate, level_seeds, load_mod
 from envs.variants import VARIANTS, EnvConfig
 from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError
+from misgen.model_zip import load_ppo
 from misgen.recording import Recording
 from misgen.rundir import RunDir
 from misgen.schema import dataclass_from_json
@@ -101,7 +102,7 @@ class Run:
         first = run.checkpoint_paths(0)[0]
         if not first.is_file():
             raise MisgenError(f"{self.path}: neither a recording nor checkpoints/step_0.zip to read theta_0 from")
-        params = PPO.load(first, device="cpu").policy.parameters()
+        params = load_ppo(first, device="cpu").policy.parameters()
         return torch.nn.utils.parameters_to_vector(list(params)).detach().numpy()
 
     def columns(self, name: str) -> slice:
@@ -127,8 +128,7 @@ class Run:
         if ablations:
             kwargs["features_extractor_kwargs"] = {**kwargs.get("features_extractor_kwargs", {}),
                                                    "ablations": ablations}
-        model = PPO.load(self.model_path, device=self.model.device,
-                         custom_objects={"policy_kwargs": kwargs})
+        model = load_ppo(self.model_path, {"policy_kwargs": kwargs}, device=self.model.device)
         if theta is not None:
             torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, dtype=torch.float32, device=model.device),
                                                 model.policy.parameters())

@@ -33,6 +33,7 @@ from envs.variants import EnvConfig
 from envs.vec_env import N_ACTIONS, ProcgenVecEnv
 from misgen.episodes import EpisodeRecord, EpisodeWriter
 from misgen.errors import MisgenError
+from misgen.model_zip import load_ppo
 from misgen.rundir import RunDir
 
 METRICS = ("return", "length", "goal_reached", "proxy_reached", "both", "proxy_only", "neither")
@@ -58,10 +59,7 @@ def load_model(source: str | Path, device: str = "auto") -> PPO:
         path = RunDir(path).model
     if not path.is_file():
         raise MisgenError(f"{source}: no model (expected a run directory with model.zip, or a .zip)")
-    try:
-        model = PPO.load(path, device=device)
-    except Exception as error:  # SB3 raises many types on a bad zip
-        raise MisgenError(f"{path}: not a loadable SB3 PPO model ({error.__class__.__name__}: {error})") from None
+    model = load_ppo(path, device=device)
     try:
         action_set_of(getattr(model.action_space, "n", -1))
     except ValueError as error:

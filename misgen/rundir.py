@@ -6,11 +6,11 @@
                            (a coefficient edited between sessions takes effect and is announced; the earlier
                            value stays in the earlier checkpoints' zips; n_steps, batch size, epochs and gamma
                            cannot change)
-``model.zip``              the final policy (SB3 ``PPO.save``; ``PPO.load`` reads it)
+``model.zip``              the final policy (SB3 ``PPO.save``; read through misgen/model_zip.py)
 ``vecnormalize.pkl``       reward-normalisation statistics (SB3 ``VecNormalize``, pickled); read only through
                            :func:`read_normalization`, which unpickles nothing but SB3's and numpy's own classes
 ``checkpoints/``           ``step_<T>.zip`` + ``step_<T>.pkl`` + ``step_<T>.json`` (T = env timesteps): model
-                           with optimizer state, normalisation statistics, and {timesteps, optimizer_step};
+                           zip with optimizer state, normalisation statistics, and {timesteps, optimizer_step};
                            what ``--resume`` continues from
 ``recording.h5``           gradient/update time series (misgen/recording.py)
 ``logs/``                  ``progress.csv`` (one row per rollout) and TensorBoard events; a resumed run keeps the

@@ -12,10 +12,13 @@ subprocesses of the installed ``misgen``.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import pickle
 import shutil
 import subprocess
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,7 @@ import gymnasium as gym
 import h5py
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from agents.presets import PRESETS
@@ -267,11 +271,64 @@ def _foreign_checkpoint(run: Path) -> None:
     env.close()
 
 
+def _rewrite_zip(change: Callable[[dict[str, bytes]], None]) -> Callable[[Path], None]:
+    """Damage: model.zip rewritten with its members (name -> bytes) changed by ``change``."""
+    def damage(run: Path) -> None:
+        with zipfile.ZipFile(run / "model.zip") as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        change(members)
+        with zipfile.ZipFile(run / "model.zip", "w") as archive:
+            for name, content in members.items():
+                archive.writestr(name, content)
+    return damage
+
+
+def _edit_data(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def edit(members: dict[str, bytes]) -> None:
+        data = json.loads(members["data"])
+        change(data)
+        members["data"] = json.dumps(data).encode()
+    return _rewrite_zip(edit)
+
+
+def _serialized(name: str, pickled: bytes) -> Callable[[Path], None]:
+    return _edit_data(lambda data: data.__setitem__(name, {":serialized:": base64.b64encode(pickled).decode()}))
+
+
+def _zip_that_runs_code(run: Path) -> None:
+    # the marker lies inside the run copy, so the digest comparison catches it if SB3's cloudpickle runs it
+    _serialized("policy_class", pickle.dumps(_RunsCode(run / "ran")))(run)
+
+
 def model_cases() -> list[Case]:
     evaluate_args = lambda run, out: ["evaluate", str(run), "--episodes", "1"]  # noqa: E731
-    return [Case("model.zip truncated (evaluate)", lambda run: _truncate(run / "model.zip"), evaluate_args),
-            Case("model.zip random bytes (evaluate)", lambda run: (run / "model.zip").write_bytes(b"PK" + bytes(500)),
-                 evaluate_args)]
+    damages = {
+        "truncated": lambda run: _truncate(run / "model.zip"),
+        "random bytes": lambda run: (run / "model.zip").write_bytes(b"PK" + bytes(500)),
+        "without data": _rewrite_zip(lambda members: members.pop("data")),
+        "without policy.pth": _rewrite_zip(lambda members: members.pop("policy.pth")),
+        "data not JSON": _rewrite_zip(lambda members: members.__setitem__("data", b"{")),
+        "data a list": _rewrite_zip(lambda members: members.__setitem__("data", b"[1]")),
+        "n_steps a string": _edit_data(lambda data: data.__setitem__("n_steps", "64")),
+        "gamma missing": _edit_data(lambda data: data.pop("gamma")),
+        "policy_kwargs missing": _edit_data(lambda data: data.pop("policy_kwargs")),
+        "policy_class running code while it loads": _zip_that_runs_code,
+        "policy_kwargs reaching torch.load through agents.policy": _serialized(
+            "policy_kwargs", b"cagents.policy\ntorch.load\n."),
+        "policy_kwargs without an extractor": _serialized("policy_kwargs", pickle.dumps({"net_arch": []})),
+        "observation_space not base64": _edit_data(lambda data: data.__setitem__(
+            "observation_space", {":serialized:": "%%%"})),
+        "misgen_env_config a list": _edit_data(lambda data: data.__setitem__("misgen_env_config", [1, 2])),
+        "policy.pth of another network": _rewrite_zip(lambda members: members.__setitem__(
+            "policy.pth", _state_dict_bytes({"features_extractor.fc.weight": torch.zeros(3, 3)}))),
+    }
+    return [Case(f"model.zip {what} (evaluate)", damage, evaluate_args) for what, damage in damages.items()]
+
+
+def _state_dict_bytes(tensors: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    return buffer.getvalue()
 
 
 # --- the test ---------------------------------------------------------------------------------------------

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.policy import PlanningCNN  # noqa: E402
+from analysis.evaluation import load_model  # noqa: E402
 from envs.actions import ACTION_SETS  # noqa: E402
 from envs.variants import EnvConfig  # noqa: E402
 from envs.vec_env import ProcgenVecEnv  # noqa: E402
@@ -40,7 +40,7 @@ def cell_maps(extractor: PlanningCNN, observations: np.ndarray) -> tuple[torch.T
 
 def readout(checkpoint: Path, n_envs: int = 32, steps: int = 20, seed: int = 5) -> tuple[float, float, float]:
     """(attention on the mouse, reward peak on the cheese, attention entropy in nats), over n_envs x steps frames."""
-    model = PPO.load(checkpoint, device="cpu")
+    model = load_model(checkpoint, device="cpu")
     extractor = model.policy.features_extractor
     if not isinstance(extractor, PlanningCNN):
         raise SystemExit(f"{checkpoint}: not a planning network ({type(extractor).__name__})")

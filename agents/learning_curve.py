@@ -39,10 +39,10 @@ def progress_files(run: RunDir) -> list[tuple[Path, float]]:
     return [(path, _resumed_at(path)[0]) for path in earlier] + ([(current, np.inf)] if current.is_file() else [])
 
 
-def read_progress(run: RunDir) -> dict[str, np.ndarray]:
-    """The :data:`CURVES` columns over every logged rollout, float arrays (NaN where a row has no value, and in
-    every row for a rate SB3 never logged: no episode had finished)."""
-    columns: dict[str, list[float]] = {name: [] for name in CURVES}
+def read_progress(run: RunDir, names: tuple[str, ...] = tuple(CURVES)) -> dict[str, np.ndarray]:
+    """The columns ``names`` (and the env steps) over every logged rollout, float arrays (NaN where a row has no
+    value, and in every row for a column SB3 never logged, e.g. a rate before any episode finished)."""
+    columns: dict[str, list[float]] = {name: [] for name in (STEPS, *names)}
     for path, last_step in progress_files(run):
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
@@ -50,7 +50,7 @@ def read_progress(run: RunDir) -> dict[str, np.ndarray]:
                 if STEPS not in row:
                     raise MisgenError(f"{path}: no column {STEPS!r}")
                 values = {}
-                for name in CURVES:
+                for name in columns:
                     text = row.get(name)
                     try:
                         values[name] = float(text) if text not in ("", None) else np.nan

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import io
 import json
 import pickle
@@ -29,41 +30,31 @@ from pathlib import Path
 from typing import Any
 
 from misgen.errors import MisgenError, one_line
+from misgen.pickles import GYMNASIUM_SPACES, NUMPY_GLOBALS, load_allowed
 
 REQUIRED_MEMBERS = ("data", "policy.pth")
 SETTINGS = {"n_steps": int, "batch_size": int, "n_epochs": int, "n_envs": int, "num_timesteps": int,
             "gamma": float, "gae_lambda": float, "ent_coef": float, "vf_coef": float, "max_grad_norm": float}
 SERIALIZED_REQUIRED = ("policy_class", "policy_kwargs", "observation_space", "action_space")
-# what SB3 and numpy pickle into a PPO zip (numpy 1 and 2 spell their modules differently); exact pairs only, so
-# that a dotted name cannot reach an attribute of an allowed module
-SERIALIZED_GLOBALS = {
+SERIALIZED_GLOBALS = NUMPY_GLOBALS | GYMNASIUM_SPACES | {  # what SB3 pickles into a PPO zip
     ("stable_baselines3.common.policies", "ActorCriticPolicy"),
     ("stable_baselines3.common.utils", "FloatSchedule"), ("stable_baselines3.common.utils", "ConstantSchedule"),
     ("agents.ppo", "TrackedRolloutBuffer"),
     ("torch.optim.adam", "Adam"), ("torch.nn.modules.activation", "ReLU"), ("torch.nn.modules.activation", "Tanh"),
-    ("gymnasium.spaces.box", "Box"), ("gymnasium.spaces.discrete", "Discrete"),
     ("collections", "deque"),
-    ("numpy", "dtype"), ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("numpy.random._pickle", "__generator_ctor"), ("numpy.random._pickle", "__bit_generator_ctor"),
-    ("numpy.random._pcg64", "PCG64"), ("numpy.random._mt19937", "MT19937"),
 }
-EXTRACTOR_MODULE = "agents.policy"  # any features extractor class defined there
+EXTRACTOR_MODULE = "agents.policy"  # and any features extractor class defined there
 
 
-class _SerializedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        if (module, name) in SERIALIZED_GLOBALS:
-            return super().find_class(module, name)
-        if module == EXTRACTOR_MODULE and "." not in name:
-            from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+def _serialized_global(module: str, name: str) -> bool:
+    if (module, name) in SERIALIZED_GLOBALS:
+        return True
+    if module != EXTRACTOR_MODULE or "." in name:
+        return False
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-            found = super().find_class(module, name)
-            if isinstance(found, type) and issubclass(found, BaseFeaturesExtractor):
-                return found
-        raise pickle.UnpicklingError(f"it names {module}.{name}, not part of a misgen PPO model")
+    found = getattr(importlib.import_module(module), name, None)
+    return isinstance(found, type) and issubclass(found, BaseFeaturesExtractor)
 
 
 def read_model_zip(path: Path) -> dict[str, Any]:
@@ -103,7 +94,8 @@ def read_model_zip(path: Path) -> dict[str, Any]:
 
 def _unpickle(path: Path, name: str, text: Any) -> Any:
     try:
-        return _SerializedUnpickler(io.BytesIO(base64.b64decode(str(text), validate=True))).load()
+        return load_allowed(io.BytesIO(base64.b64decode(str(text), validate=True)), _serialized_global,
+                            "a misgen PPO model")
     except (binascii.Error, ValueError) as error:
         raise MisgenError(f"{path}: field 'data.{name}' is not base64 ({error})") from None
     except pickle.UnpicklingError as error:

@@ -37,20 +37,13 @@ import numpy as np
 
 from misgen import __version__
 from misgen.errors import MisgenError
+from misgen.pickles import GYMNASIUM_SPACES, NUMPY_GLOBALS, load_allowed
 
 CONFIG_SECTIONS = {"variant": str, "env": dict, "ppo": dict, "record": dict, "timesteps": int, "seed": int,
                    "checkpoint_every": int}
-# what SB3's VecNormalize pickle is made of (numpy 1 and 2 spell their modules differently); any other global in a
-# pickle could run arbitrary code while it loads, so it is refused before it is resolved
-NORMALIZATION_GLOBALS = {
+NORMALIZATION_GLOBALS = NUMPY_GLOBALS | GYMNASIUM_SPACES | {  # what SB3's VecNormalize pickle is made of
     ("stable_baselines3.common.vec_env.vec_normalize", "VecNormalize"),
     ("stable_baselines3.common.running_mean_std", "RunningMeanStd"),
-    ("gymnasium.spaces.box", "Box"), ("gymnasium.spaces.discrete", "Discrete"),
-    ("numpy", "dtype"), ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.random._pickle", "__generator_ctor"), ("numpy.random._pickle", "__bit_generator_ctor"),
-    ("numpy.random._pcg64", "PCG64"),
 }
 PACKAGES = ("torch", "stable-baselines3", "procgen-mirror", "gymnasium", "numpy", "h5py")
 
@@ -209,13 +202,6 @@ def read_checkpoint_meta(path: Path) -> dict[str, int]:
     return info
 
 
-class _NormalizationUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        if (module, name) not in NORMALIZATION_GLOBALS:
-            raise pickle.UnpicklingError(f"it names {module}.{name}, not part of SB3's VecNormalize")
-        return super().find_class(module, name)
-
-
 def read_normalization(path: Path):
     """SB3's ``VecNormalize`` pickled at ``path``, not yet attached to an environment (``set_venv``), after
     checking what misgen's training relies on: only :data:`NORMALIZATION_GLOBALS` are unpickled; the object is a
@@ -224,7 +210,7 @@ def read_normalization(path: Path):
     Any deviation is one MisgenError naming the file and the field."""
     try:
         with open(path, "rb") as file:
-            found = _NormalizationUnpickler(file).load()
+            found = load_allowed(file, lambda *name: name in NORMALIZATION_GLOBALS, "SB3's VecNormalize")
     except pickle.UnpicklingError as error:
         raise MisgenError(f"{path}: not normalization statistics ({error})") from None
     except Exception as error:  # a damaged pickle raises anything from EOFError to AttributeError

@@ -1,6 +1,6 @@
 """Training env steps per second of the ``cpu`` preset, with recording off and with every-step recording, beside
 the ``procgen`` preset (IMPALA CNN) and raw procgen stepping, side by side in one run on the same environments
-(the cpu preset's training distribution: maze-topright, region 3, mazes up to 11) and the same procgen threads.
+(the cpu preset's training distribution, its env count and procgen threads, all read from agents/presets.py).
 
 Each training is ``misgen train`` in a subprocess; its steady-state rate is read from logs/progress.csv as in
 train_speed.py (from the end of iteration 2 to the last). Raw procgen is ``ProcgenGym3Env`` stepping uniformly
@@ -10,7 +10,7 @@ The procgen preset runs shorter rollouts (``--procgen-n-steps``, 64 steps of eac
 minibatches shrink with them, the work per env step stays): at its speed here one 64 x 256 rollout and its
 update take over five minutes.
 
-    python benchmarks/cpu_training.py [--rollouts 6 --procgen-rollouts 4 --procgen-n-steps 64]
+    python benchmarks/cpu_training.py [--rollouts R --procgen-rollouts 4 --procgen-n-steps 64]
 """
 
 from __future__ import annotations
@@ -27,8 +27,12 @@ import numpy as np
 
 from train_speed import ROOT, WARM_ITERATIONS, steady_rate  # benchmarks/ is this script's first path entry
 
-ENV_OPTIONS = ["maze-topright", "--region", "3", "--max-maze-size", "11"]
-N_ENVS, ENV_THREADS = 64, 2  # the cpu preset's
+sys.path.insert(1, str(ROOT))
+from agents.presets import PRESETS, RUN_DEFAULTS  # noqa: E402
+
+CPU, CPU_RUN = PRESETS["cpu"], RUN_DEFAULTS["cpu"]
+ENV_OPTIONS = ["maze-topright", "--region", str(CPU_RUN.region), "--max-maze-size", str(CPU_RUN.max_maze_size)]
+N_ENVS, ENV_THREADS = CPU.n_envs, CPU.env_threads
 
 
 def train_rate(work: Path, name: str, preset: str, record: str, rollouts: int, n_steps: int) -> float:
@@ -59,15 +63,16 @@ def raw_procgen_rate(seconds: float = 20.0) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rollouts", type=int, default=6, help="rollouts per cpu-preset run")
+    parser.add_argument("--rollouts", type=int, default=max(6, 98_304 // CPU.steps_per_rollout),
+                        help="rollouts per cpu-preset run (default: about 100k env steps)")
     parser.add_argument("--procgen-rollouts", type=int, default=4, help="rollouts of the (slow) procgen preset")
     parser.add_argument("--procgen-n-steps", type=int, default=64, help="steps per env per procgen-preset rollout")
     args = parser.parse_args()
     if min(args.rollouts, args.procgen_rollouts) <= WARM_ITERATIONS:
         parser.error(f"--rollouts and --procgen-rollouts must exceed the {WARM_ITERATIONS} warm-up iterations")
-    runs = [("cpu preset, no recording", "cpu", "none", args.rollouts, 256),
-            ("cpu preset, every-step updates", "cpu", "updates", args.rollouts, 256),
-            ("cpu preset, every-step grads+updates", "cpu", "grads,updates", args.rollouts, 256),
+    runs = [("cpu preset, no recording", "cpu", "none", args.rollouts, CPU.n_steps),
+            ("cpu preset, every-step updates", "cpu", "updates", args.rollouts, CPU.n_steps),
+            ("cpu preset, every-step grads+updates", "cpu", "grads,updates", args.rollouts, CPU.n_steps),
             ("procgen preset (IMPALA), no recording", "procgen", "none", args.procgen_rollouts, args.procgen_n_steps)]
     rates = {}
     with tempfile.TemporaryDirectory() as scratch:

@@ -4,7 +4,7 @@
 Langosco et al. 2022): 64 envs x 256 steps, 8 minibatches, 3 epochs, Adam lr 5e-4 (eps 1e-5), gamma 0.999,
 GAE lambda 0.95, entropy 0.01, clip 0.2 with value clipping, value coefficient 0.5, gradient-norm clip 0.5,
 rewards normalised by a running estimate of the return's scale and clipped to +-10. ``quick`` shrinks it
-for a CPU: 16 envs x 128 steps, 4 minibatches, the small CNN. ``cpu`` trains a maze agent in about 85 minutes on
+for a CPU: 16 envs x 128 steps, 4 minibatches, the small CNN. ``cpu`` trains a maze agent in about 86 minutes on
 2 CPU cores (docs/results.md); every field is spelled out below, with why it differs from the paper's.
 """
 
@@ -101,10 +101,11 @@ PRESETS: dict[str, PPOConfig] = {
     "procgen": PPOConfig(),
     "quick": PPOConfig(architecture="small", n_envs=16, n_steps=128, n_minibatches=4, env_threads=2),
     "cpu": PPOConfig(
-        # the IMPALA preset trains at 98 env steps/s on 2 cores, too slow for a competent agent within an hour;
+        # the IMPALA preset trains at 98 env steps/s on 2 cores, too slow for a competent agent within 90 minutes;
         # the compact CNN (one 8x8/4 conv to 15x15, two 3x3 convs, linear 256) in bf16 autocast trains at 1,557
-        # (benchmarks/cpu_training.py, this preset's settings), about 1.6x what it does in float32 (docs/results.md); it standardizes each
-        # frame, which the paper's network does not (agents/policy.py: imitation reaches 80 % in 3 epochs, not 16)
+        # (benchmarks/cpu_training.py, this preset's settings), about 1.6x what it does in float32 (docs/results.md);
+        # it standardizes each frame, which the paper's network does not (agents/policy.py: imitation reaches 80 %
+        # in 3 epochs, not 16)
         architecture="compact", width_scale=1, bf16=True,
         # a quarter of the paper's rollout, so four times its PPO iterations per env step: every run that learned
         # here had it (docs/results.md, fifth to eighth attempts); minibatches of 512, 3 epochs as the paper's

@@ -26,10 +26,13 @@ def outcomes_by_size(path: Path) -> dict[int, dict[str, float]]:
     evaluation = json.loads(path.read_text())
     loader = LevelLoader(EnvConfig(**evaluation["env"]))
     by_size: dict[int, list[dict]] = defaultdict(list)
-    for episode in evaluation["episodes"]:
-        if not episode["goal_in_zone"]:
-            size = int(loader.state(episode["level_seed"], edited=False).fields["maze_dim"])
-            by_size[size].append(episode)
+    try:
+        for episode in evaluation["episodes"]:
+            if not episode["goal_in_zone"]:
+                size = int(loader.state(episode["level_seed"], edited=False).fields["maze_dim"])
+                by_size[size].append(episode)
+    finally:
+        loader.close()
     table = {}
     for size, episodes in sorted(by_size.items()):
         n = len(episodes)
@@ -46,15 +49,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args()
-    print("| evaluation | maze size | episodes (goal outside) | cheese | region only | neither |\n|---|---|---|---|---|---|")
-    for path in args.files:
-        table = outcomes_by_size(path)
+    tables = {path: outcomes_by_size(path) for path in args.files}
+    print("| evaluation | maze size | episodes (goal outside) | cheese | region only | neither |")
+    print("|---|---|---|---|---|---|")
+    for path, table in tables.items():
         for size, row in table.items():
             print(f"| {path.stem} | {size}x{size} | {row['episodes']} | {row['goal']:.2f} | {row['proxy_only']:.2f} "
                   f"| {row['neither']:.2f} |")
-    largest = max(table)
-    print(f"{args.files[-1].stem}: region reached without the cheese in {table[largest]['proxy_only']:.3f} of "
-          f"{largest}x{largest} mazes with the cheese outside ({table[largest]['episodes']} episodes)")
+    last = tables[args.files[-1]]
+    if not last:
+        print(f"{args.files[-1].stem}: no episode has its goal outside the region")
+        return
+    largest = max(last)
+    print(f"{args.files[-1].stem}: region reached without the cheese in {last[largest]['proxy_only']:.3f} of "
+          f"{largest}x{largest} mazes with the cheese outside ({last[largest]['episodes']} episodes)")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
           show_progress: bool = True) -> TrainResult:
     """Train until ``timesteps`` environment steps in total (also when resuming), recording as asked, with a
     checkpoint every ``checkpoint_every`` env steps (None: 0, or when resuming the run's own interval)."""
-    keep_freed_memory()  # a third faster on the cpu preset, same numbers (agents/allocator.py)
+    keep_freed_memory()  # 1.26x on the cpu preset, same numbers (agents/allocator.py)
     # --- run directory and config ------------------------------------------------------------------
     if record.split and not resume:
         get_split(record.split, env_config.game)  # an unknown split is refused before anything is written

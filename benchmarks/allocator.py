@@ -5,7 +5,7 @@ steps/s (from logs/progress.csv, as train_speed.py), system CPU seconds and mino
 whether the trained policy's bytes equal the other setting's (the thresholds must not change the numbers).
 Last line: the median rate with misgen's thresholds / the median with glibc's.
 
-    python benchmarks/allocator.py [--rollouts 50 --repeats 1]
+    python benchmarks/allocator.py [--rollouts 40 --repeats 1]
 """
 
 from __future__ import annotations
@@ -22,17 +22,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from train_speed import ROOT, steady_rate  # benchmarks/ is this script's first path entry
-
-sys.path.insert(1, str(ROOT))
-from agents.presets import PRESETS, RUN_DEFAULTS  # noqa: E402
-
-CPU, CPU_RUN = PRESETS["cpu"], RUN_DEFAULTS["cpu"]
+from cpu_training import CPU, ENV_OPTIONS  # benchmarks/ is this script's first path entry
+from train_speed import ROOT, steady_rate
 
 
 def train_once(out: Path, keep: bool, rollouts: int) -> dict:
-    command = [sys.executable, "-m", "cli", "train", "maze-topright", "--region", str(CPU_RUN.region),
-               "--max-maze-size", str(CPU_RUN.max_maze_size), "--preset", "cpu", "--seed", "0", "--record", "none",
+    command = [sys.executable, "-m", "cli", "train", *ENV_OPTIONS, "--preset", "cpu", "--seed", "0", "--record", "none",
                "--timesteps", str(rollouts * CPU.n_envs * CPU.n_steps), "--out", str(out), "--no-progress"]
     env = {**os.environ, "MISGEN_KEEP_FREED_MEMORY": "1" if keep else "0"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -48,7 +43,7 @@ def train_once(out: Path, keep: bool, rollouts: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rollouts", type=int, default=50, help="rollouts of the cpu preset per run")
+    parser.add_argument("--rollouts", type=int, default=40, help="rollouts of the cpu preset per run")
     parser.add_argument("--repeats", type=int, default=1, help="runs per setting, alternating")
     args = parser.parse_args()
     runs: dict[bool, list[dict]] = {False: [], True: []}

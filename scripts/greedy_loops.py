@@ -4,12 +4,12 @@ region and ran to procgen's time limit, described by the cells of their last ste
     misgen evaluate MODEL --variant maze --episodes 1000 --n-envs 64 --record-episodes loops.h5
     python scripts/greedy_loops.py loops.h5 [--tail 100]
 
-A greedy policy whose observation does not change (it walked into a wall; maze's four moves make that a
-standing step) repeats the same action for ever: one cell. Otherwise it cycles through a few cells. For each
-looping episode the table gives the number of distinct cells in its last ``--tail`` steps, and the cycle's
-nearest approach to the corner: the side of the smallest top-right block that holds a cell of the cycle (1: the
-corner cell itself, which would have ended the loop as "region reached"), and for those standing still, whether
-the move they repeat points towards the corner (up or right) and towards the cheese. Last line: the fraction of looping
+A greedy policy whose observation does not change (it walked into a wall; maze's four moves make that a standing
+step) repeats the same action for ever: one cell. Otherwise it cycles through a few cells. For each looping episode
+the table gives the number of distinct cells in its last ``--tail`` steps, and the cycle's nearest approach to the
+corner: the side of the smallest top-right block that holds a cell of the cycle (always more than the region's
+side: a cycle inside the region would have counted as "region reached"), and for those standing still, whether the
+move they repeat points towards the corner (up or right) and towards the cheese. Last line: the fraction of looping
 episodes that stand still.
 """
 

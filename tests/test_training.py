@@ -359,7 +359,7 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
                     "--record", "updates", *shrunk)
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "config.json").read_text())
-    assert config["env"]["region"] == 1 and config["env"]["max_maze_size"] == 9  # the preset's defaults
+    assert config["env"]["region"] == 2 and config["env"]["max_maze_size"] == 9  # the preset's defaults
     # bf16 where this CPU computes it natively, float32 where torch would emulate it
     assert config["ppo"]["architecture"] == "compact" and config["ppo"]["bf16"] == native_bf16()
     assert config["ppo"]["action_set"] == "moves"

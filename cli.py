@@ -69,6 +69,8 @@ def envs_sample(
     region: int = typer.Option(5, "--region", min=1, help="maze variants: side of the top-right region"),
     max_maze_size: int = typer.Option(0, "--max-maze-size", min=0, help="maze variants: only mazes of at most this "
                                       "size (0: all); larger ones stand in for smaller ones (envs/levels.py)"),
+    min_maze_size: int = typer.Option(0, "--min-maze-size", min=0, help="maze variants: only mazes of at least "
+                                      "this size (0: all); as --max-maze-size"),
     as_json: bool = typer.Option(False, "--json", help="print JSON lines"),
 ) -> None:
     """Per level: level seed, size (maze_dim or level width), agent start cell, goal cell."""
@@ -76,7 +78,8 @@ def envs_sample(
         from envs.levels import sample_levels
         from envs.variants import EnvConfig
 
-        config = EnvConfig(variant=variant, distribution_mode=mode, region=region, max_maze_size=max_maze_size)
+        config = EnvConfig(variant=variant, distribution_mode=mode, region=region, max_maze_size=max_maze_size,
+                           min_maze_size=min_maze_size)
         summaries = sample_levels(config, list(range(start_level, start_level + levels)))
     if as_json:
         for summary in summaries:
@@ -99,7 +102,7 @@ def train(
     variant: str = typer.Argument(..., help="variant to train on (see `misgen envs`)"),
     out: Path = typer.Option(..., "--out", help="run directory, e.g. runs/NAME (must be new unless --resume)"),
     timesteps: Optional[int] = typer.Option(None, "--timesteps", min=1, help="environment steps in total "
-                                            "(default: the preset's)"),
+                                            "(default: the preset's, or the run's own with --resume)"),
     preset: str = typer.Option("procgen", "--preset", help="hyperparameter preset: procgen | cpu | quick"),
     n_envs: Optional[int] = typer.Option(None, "--n-envs", min=1, help="parallel environments (preset's if unset)"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
@@ -120,6 +123,8 @@ def train(
                                          "region (default: the preset's)"),
     max_maze_size: Optional[int] = typer.Option(None, "--max-maze-size", min=0, help="maze variants: only mazes "
                                                 "of at most this size (0: all; default: the preset's)"),
+    min_maze_size: Optional[int] = typer.Option(None, "--min-maze-size", min=0, help="maze variants: only mazes "
+                                                "of at least this size (0: all; default: the preset's)"),
     hp: list[str] = typer.Option([], "--hp", help="override a hyperparameter: NAME=VALUE (repeatable)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
 ) -> None:
@@ -141,8 +146,11 @@ def train(
         env_config = EnvConfig(variant=variant, distribution_mode=mode, num_levels=num_levels,
                                start_level=start_level, region=region or defaults.region, seed=seed,
                                max_maze_size=max_maze_size if max_maze_size is not None
-                               else defaults.max_maze_size if maze else 0)
-        timesteps = timesteps or defaults.timesteps
+                               else defaults.max_maze_size if maze else 0,
+                               min_maze_size=min_maze_size if min_maze_size is not None
+                               else defaults.min_maze_size if maze else 0)
+        if timesteps is None and not resume:  # a resumed run keeps its own length unless told otherwise
+            timesteps = defaults.timesteps
         record_config = RecordConfig(_parse_record(record), record_every, record_dtype, record_split)
         result = run_training(out, env_config, ppo_config, record_config, timesteps, device=device, seed=seed,
                               checkpoint_every=checkpoint_every, resume=resume, show_progress=progress)
@@ -264,7 +272,7 @@ def svd(
 
 
 def _variant_config(source: Path, model, variant: Optional[str], mode: Optional[str], region: Optional[int],
-                    max_maze_size: Optional[int]):
+                    max_maze_size: Optional[int], min_maze_size: Optional[int]):
     """The environment to evaluate on: the one the policy was trained on (a run's config.json, or the env config
     a model zip carries), changed by the options given."""
     from dataclasses import asdict
@@ -284,7 +292,8 @@ def _variant_config(source: Path, model, variant: Optional[str], mode: Optional[
     if variant is not None and trained_on is not None and EnvConfig(variant=variant).game != trained_on.game:
         settings = {}  # another game: none of the training distribution's settings carry over
     settings.update({k: v for k, v in (("variant", variant), ("distribution_mode", mode), ("region", region),
-                                       ("max_maze_size", max_maze_size)) if v is not None})
+                                       ("max_maze_size", max_maze_size), ("min_maze_size", min_maze_size))
+                      if v is not None})
     settings.update({"num_levels": 0, "start_level": 0})  # evaluation draws its own level seeds
     return EnvConfig(**settings)
 
@@ -308,6 +317,8 @@ def evaluate(
                                          "one trained on)"),
     max_maze_size: Optional[int] = typer.Option(None, "--max-maze-size", min=0, help="maze: largest maze size, 0 "
                                                 "for all (default: the one trained on)"),
+    min_maze_size: Optional[int] = typer.Option(None, "--min-maze-size", min=0, help="maze: smallest maze size, 0 "
+                                                "for all (default: the one trained on)"),
     n_envs: int = typer.Option(16, "--n-envs", min=1, help="parallel environments"),
     record_episodes: Optional[Path] = typer.Option(None, "--record-episodes", help="write an episode file"),
     frames: bool = typer.Option(False, "--frames", help="store observations in the episode file"),
@@ -324,7 +335,7 @@ def evaluate(
         from analysis.evaluation import evaluate as run_evaluation
 
         model = None if str(source) == RANDOM else load_model(source)
-        config = _variant_config(source, model, variant, mode, region, max_maze_size)
+        config = _variant_config(source, model, variant, mode, region, max_maze_size, min_maze_size)
         result = run_evaluation(model.policy if model else None, config, level_seeds(seed, episodes),
                                 deterministic, sample_seed=seed, n_envs=n_envs, episodes_path=record_episodes,
                                 policy_name=str(source), keep_frames=frames)
@@ -333,7 +344,8 @@ def evaluate(
 
         typer.echo(json.dumps({"env": asdict(config), **result.as_dict()}, indent=2))
         return
-    sizes = f", mazes up to {config.max_maze_size}" if config.max_maze_size else ""
+    sizes = (f", mazes {config.min_maze_size or 3} to {config.max_maze_size}" if config.max_maze_size
+             else f", mazes from {config.min_maze_size}" if config.min_maze_size else "")
     zone = f"the top-right {config.region}x{config.region} region" if config.game == "maze" else "the level's end"
     typer.echo(f"{source} on {config.variant} ({config.distribution_mode}{sizes}), {episodes} levels from seed "
                f"{seed}, {'deterministic' if deterministic else 'sampled'} actions; proxy: {zone}")

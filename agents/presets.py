@@ -90,11 +90,12 @@ class PPOConfig:
 @dataclass(frozen=True)
 class RunDefaults:
     """What a preset sets besides PPO's hyperparameters: ``misgen train``'s defaults, each overridden by its
-    option. ``region`` and ``max_maze_size`` apply to maze variants only."""
+    option. ``region`` and the maze sizes apply to maze variants only."""
 
     timesteps: int = 1_000_000
     region: int = DEFAULT_REGION
     max_maze_size: int = 0  # 0: every maze size
+    min_maze_size: int = 0  # 0: from the smallest (3)
 
 
 PRESETS: dict[str, PPOConfig] = {

@@ -107,11 +107,14 @@ def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device:
     return env, model
 
 
-def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: RecordConfig, timesteps: int,
+def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: RecordConfig, timesteps: int | None,
           device: str = "auto", seed: int = 0, checkpoint_every: int | None = None, resume: bool = False,
           show_progress: bool = True) -> TrainResult:
-    """Train until ``timesteps`` environment steps in total (also when resuming), recording as asked, with a
-    checkpoint every ``checkpoint_every`` env steps (None: 0, or when resuming the run's own interval)."""
+    """Train until ``timesteps`` environment steps in total (also when resuming; None only when resuming: the
+    run's own length), recording as asked, with a checkpoint every ``checkpoint_every`` env steps (None: 0, or
+    when resuming the run's own interval)."""
+    if timesteps is None and not resume:
+        raise ValueError("a new run needs its length in timesteps")
     keep_freed_memory()  # 1.26x on the cpu preset, same numbers (agents/allocator.py)
     # --- run directory and config ------------------------------------------------------------------
     if record.split and not resume:
@@ -125,6 +128,10 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         ppo_config = dataclass_from_json(PPOConfig, saved["ppo"], f"{run.config_file}: ppo")
         record = dataclass_from_json(RecordConfig, saved["record"], f"{run.config_file}: record")
         seed = saved["seed"]
+        if timesteps is None:
+            timesteps = saved["timesteps"]
+            if timesteps < 1:
+                raise MisgenError(f"{run.config_file}: field 'timesteps' must be >= 1, found {timesteps}")
         if checkpoint_every is None:
             checkpoint_every = saved["checkpoint_every"]
             if checkpoint_every < 0:

@@ -31,7 +31,8 @@ sys.path.insert(1, str(ROOT))
 from agents.presets import PRESETS, RUN_DEFAULTS  # noqa: E402
 
 CPU, CPU_RUN = PRESETS["cpu"], RUN_DEFAULTS["cpu"]
-ENV_OPTIONS = ["maze-topright", "--region", str(CPU_RUN.region), "--max-maze-size", str(CPU_RUN.max_maze_size)]
+ENV_OPTIONS = ["maze-topright", "--region", str(CPU_RUN.region), "--max-maze-size", str(CPU_RUN.max_maze_size),
+               "--min-maze-size", str(CPU_RUN.min_maze_size)]
 N_ENVS, ENV_THREADS = CPU.n_envs, CPU.env_threads
 
 

@@ -45,6 +45,7 @@ class EnvConfig:
     region: int = DEFAULT_REGION  # maze variants: side of the top-right block (cheese region and proxy zone)
     seed: int = 0  # procgen's rand_seed: which level seeds are drawn, in which order
     max_maze_size: int = 0  # maze variants: only levels with maze_dim <= this (0: every size); envs/levels.py
+    min_maze_size: int = 0  # maze variants: only levels with maze_dim >= this (0: from the smallest, 3)
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -59,15 +60,26 @@ class EnvConfig:
             raise ValueError(f"seed and start_level + num_levels must lie in 0..{MAX_SEED} (procgen's seeds are int32), "
                              f"not seed {self.seed}, start_level + num_levels {self.start_level + self.num_levels}")
         world = RULES["maze"].world_size[self.mode_id]
-        if self.max_maze_size:
+        for name in ("max_maze_size", "min_maze_size"):
+            size = getattr(self, name)
+            if not size:
+                continue
             if self.game != "maze":
-                raise ValueError(f"max_maze_size applies to maze variants, not {self.variant!r}")
-            if self.max_maze_size < 3 or self.max_maze_size % 2 == 0 or self.max_maze_size > world:
-                raise ValueError(f"max_maze_size must be an odd number in 3..{world} (maze sizes are 3, 5, 7, ... "
-                                 f"up to the world's side), not {self.max_maze_size}")
+                raise ValueError(f"{name} applies to maze variants, not {self.variant!r}")
+            if size < 3 or size % 2 == 0 or size > world:
+                raise ValueError(f"{name} must be an odd number in 3..{world} (maze sizes are 3, 5, 7, ... "
+                                 f"up to the world's side), not {size}")
+        if self.max_maze_size and self.min_maze_size > self.max_maze_size:
+            raise ValueError(f"min_maze_size ({self.min_maze_size}) must not exceed max_maze_size "
+                             f"({self.max_maze_size})")
         if self.game == "maze" and self.region > (self.max_maze_size or world):
             raise ValueError(f"region must lie in 1..{self.max_maze_size or world} (the largest maze side here), "
                              f"not {self.region}")
+
+    @property
+    def restricts_sizes(self) -> bool:
+        """Whether some maze sizes are left out (levels are then chosen by envs.levels)."""
+        return bool(self.max_maze_size or self.min_maze_size)
 
     @property
     def game(self) -> str:

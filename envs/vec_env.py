@@ -62,7 +62,7 @@ class ProcgenVecEnv(VecEnv):
         self._seed = config.seed
         self._level_seeds: Iterator[tuple[int, int]] | None = (
             enumerate(level_seeds) if level_seeds is not None else None)
-        self._loader = LevelLoader(config) if level_seeds is not None or config.max_maze_size else None
+        self._loader = LevelLoader(config) if level_seeds is not None or config.restricts_sizes else None
         self._gym3: ProcgenGym3Env | None = None
         self._needs_rebuild = True
         self._start_time = time.perf_counter()

@@ -291,8 +291,8 @@ def test_clean_stop_then_resume(tmp_path):
     assert not recording.complete and recording.checkpoints()[0][-1] == stopped_rows
     recording.close()
     saved_before = _checkpoint_steps(out)
-    resumed = misgen("train", "maze", "--out", str(out), "--timesteps", str(128 * (stopped_rows // 4 + 3)),
-                     "--resume", *TINY_CLI)
+    resumed_length = 128 * (stopped_rows // 4 + 3)
+    resumed = misgen("train", "maze", "--out", str(out), "--timesteps", str(resumed_length), "--resume", *TINY_CLI)
     assert resumed.returncode == 0, resumed.stderr
     recording = _check_consistent(out)
     assert recording.complete and recording.n_rows == stopped_rows + 3 * 4
@@ -301,6 +301,12 @@ def test_clean_stop_then_resume(tmp_path):
     assert json.loads((out / "config.json").read_text())["checkpoint_every"] == 128
     new = sorted(_checkpoint_steps(out) - saved_before)
     assert len(new) == 3 and new[1] - new[0] == 128, new  # two at the interval, then the end
+    # without --timesteps it keeps the run's own length (not the preset's): here, already reached
+    reached = max(_checkpoint_steps(out))
+    again = misgen("train", "maze", "--out", str(out), "--resume", *TINY_CLI)
+    assert again.returncode == 0 and again.stdout.startswith(f"finished: {reached} env steps"), again.stdout
+    assert max(_checkpoint_steps(out)) == reached
+    assert json.loads((out / "config.json").read_text())["timesteps"] == resumed_length
 
     # a coefficient edited in config.json between sessions trains (SB3 alone would restore the zip's), said so
     config = json.loads((out / "config.json").read_text())

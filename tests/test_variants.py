@@ -163,9 +163,20 @@ def test_vec_env_plays_only_admitted_levels_each_env_its_own_sequence():
     assert len(played) > 40 and len(set(played)) == len(played)  # stand-ins keep each env's own level draws
 
 
-def test_max_maze_size_is_validated():
+def test_min_maze_size_leaves_out_the_smaller_mazes_and_keeps_admitted_levels_as_they_are():
+    banded = EnvConfig(variant="maze-topright", region=2, min_maze_size=5, max_maze_size=9)
+    capped = EnvConfig(variant="maze-topright", region=2, max_maze_size=9)
+    seeds = list(range(60))
+    levels, own_levels = sample_levels(banded, seeds), sample_levels(capped, seeds)
+    assert {level.size for level in levels} == {5, 7, 9}
+    kept = [(level, own) for level, own in zip(levels, own_levels) if own.size >= 5]
+    assert len(kept) > 20 and all(level == own for level, own in kept)  # a level both admit is the same level
+
+
+def test_maze_sizes_are_validated():
     for settings in ({"variant": "coinrun", "max_maze_size": 7}, {"variant": "maze", "max_maze_size": 8},
-                     {"variant": "maze", "max_maze_size": 1}):
+                     {"variant": "maze", "max_maze_size": 1}, {"variant": "coinrun", "min_maze_size": 5},
+                     {"variant": "maze", "min_maze_size": 6}, {"variant": "maze", "min_maze_size": 7, "max_maze_size": 5}):
         with pytest.raises(ValueError):
             EnvConfig(**settings)
 

@@ -143,6 +143,24 @@ class PhaseTimes(BaseCallback):
         return True
 
 
+class EntropySchedule(BaseCallback):
+    """Sets PPO's entropy coefficient before each update to ``start`` times the fraction of the run's env steps
+    still to come after the rollout just collected (of the whole run's, a resumed one's included), so the last
+    update has 0; logged as ``train/ent_coef``."""
+
+    def __init__(self, start: float):
+        super().__init__()
+        self.start = start
+
+    def _on_rollout_end(self) -> None:  # SB3 updates right after this
+        # SB3's own progress is updated only after this call: one rollout stale
+        self.model.ent_coef = self.start * max(0.0, 1 - self.model.num_timesteps / self.model._total_timesteps)
+        self.logger.record("train/ent_coef", self.model.ent_coef)
+
+    def _on_step(self) -> bool:
+        return True
+
+
 class StopOnSignal(BaseCallback):
     """Turns SIGINT / SIGTERM into a clean stop at the next environment step (after any update in flight)."""
 

@@ -16,6 +16,9 @@ from envs.actions import ACTION_SETS
 from envs.variants import DEFAULT_REGION
 
 
+ENT_SCHEDULES = ("constant", "linear")  # agents/callbacks.EntropySchedule
+
+
 @dataclass(frozen=True)
 class PPOConfig:
     architecture: str = "impala"  # impala | compact | cell-impala | cell-pool | planning | planning-pool | small
@@ -31,6 +34,7 @@ class PPOConfig:
     gamma: float = 0.999
     gae_lambda: float = 0.95
     ent_coef: float = 0.01
+    ent_schedule: str = "constant"  # constant | linear: ent_coef falls linearly to 0 at the run's last env step
     vf_coef: float = 0.5
     clip_range: float = 0.2
     clip_range_vf: float = 0.2  # 0 disables value clipping
@@ -45,6 +49,8 @@ class PPOConfig:
     def __post_init__(self):
         if self.action_set not in ACTION_SETS:
             raise ValueError(f"action_set must be one of {', '.join(ACTION_SETS)}, not {self.action_set!r}")
+        if self.ent_schedule not in ENT_SCHEDULES:
+            raise ValueError(f"ent_schedule must be one of {', '.join(ENT_SCHEDULES)}, not {self.ent_schedule!r}")
         if (self.n_envs * self.n_steps) % self.n_minibatches:
             raise ValueError(f"n_envs * n_steps ({self.n_envs * self.n_steps}) must divide into "
                              f"{self.n_minibatches} minibatches")

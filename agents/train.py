@@ -17,7 +17,8 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.allocator import keep_freed_memory
-from agents.callbacks import CountRollouts, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes, SplitLabels, StopOnSignal
+from agents.callbacks import (CountRollouts, EntropySchedule, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes,
+                              SplitLabels, StopOnSignal)
 from agents.learning_curve import plot_learning_curve
 from agents.policy import ARCHITECTURES, native_bf16
 from agents.ppo import LossTerms, SplitGradients, StepCounter, TrainingPosition, learner_settings, make_ppo, track
@@ -97,7 +98,7 @@ def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device:
     for name, value in settings.items():
         before = stored.get(name)
         before = before(1.0) if callable(before) else before  # SB3 stores clip_range as a schedule
-        if before == value:
+        if before == value or (name == "ent_coef" and ppo_config.ent_schedule != "constant"):  # it was scheduled
             continue
         if name in FIXED_WITHIN_RUN:
             raise MisgenError(f"{checkpoint.model}: trained with {name} {before}, the run's config.json says {value}; "
@@ -210,6 +211,8 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     callbacks = [CountRollouts(position), stop, outcomes, PhaseTimes()] + ([SplitLabels(split)] if split else [])
     if checkpoint_every:
         callbacks.append(PeriodicCheckpoint(checkpoint_every, save_checkpoint))
+    if ppo_config.ent_schedule == "linear":
+        callbacks.append(EntropySchedule(ppo_config.ent_coef))
     if not resume:
         save_checkpoint()  # step 0: theta_0 in the recording, and something to resume from
     complete = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import resource
@@ -22,9 +23,11 @@ import agents.ppo
 from agents.policy import ImpalaCNN, native_bf16
 from agents.ppo import ppo_loss
 from agents.presets import PRESETS
+from agents.learning_curve import progress_files
 from agents.train import RecordConfig, train
 from envs.variants import EnvConfig
 from misgen.recording import Recording
+from misgen.rundir import RunDir
 from conftest import MISGEN, digest
 
 # the smallest config that still exercises every part: 4 envs x 32 steps, 2 minibatches, 2 epochs
@@ -395,6 +398,24 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
             assert set(episode["actions"][:].tolist()) <= {1, 3, 5, 7}
             probs = episode["action_probs"][:].astype(np.float64)
             assert np.allclose(probs.sum(axis=1), 1, atol=1e-2) and not probs[:, [0, 2, 4, 6, 8]].any()
+
+
+def test_linear_entropy_schedule_falls_to_zero_at_the_run_end_also_across_a_resume(tmp_path):
+    out = tmp_path / "annealed"
+    config = TINY.with_overrides({"ent_schedule": "linear", "ent_coef": "0.02"})
+    train(out, EnvConfig(variant="maze"), config, RecordConfig(streams=()), 640, device="cpu",
+          checkpoint_every=256, show_progress=False)
+    train(out, EnvConfig(variant="maze"), config, RecordConfig(streams=()), 1280, device="cpu", resume=True,
+          show_progress=False)
+    logged = [float(row["train/ent_coef"]) for path, _ in progress_files(RunDir(out))
+              for row in csv.DictReader(path.open())]
+    # before each update of 128 steps' rollout: 0.02 x the share of the run's steps still to come, of 640 steps
+    # and then, resumed at 640, of 1,280
+    expected = ([0.02 * (1 - t / 640) for t in range(128, 641, 128)]
+                + [0.02 * (1 - t / 1280) for t in range(768, 1281, 128)])
+    assert logged == pytest.approx(expected)
+    with pytest.raises(ValueError):
+        TINY.with_overrides({"ent_schedule": "cosine"})
 
 
 def test_split_recording_parts_sum_to_the_unclipped_gradient(tmp_path):

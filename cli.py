@@ -68,9 +68,10 @@ def envs_sample(
     mode: str = typer.Option("easy", "--mode", help="distribution mode: easy | hard"),
     region: int = typer.Option(5, "--region", min=1, help="maze variants: side of the top-right region"),
     max_maze_size: int = typer.Option(0, "--max-maze-size", min=0, help="maze variants: only mazes of at most this "
-                                      "size (0: all); larger ones stand in for smaller ones (envs/levels.py)"),
+                                      "size (0: no upper bound); a seed outside the sizes names a stand-in "
+                                      "(envs/levels.py)"),
     min_maze_size: int = typer.Option(0, "--min-maze-size", min=0, help="maze variants: only mazes of at least "
-                                      "this size (0: all); as --max-maze-size"),
+                                      "this size (0: no lower bound); as --max-maze-size"),
     as_json: bool = typer.Option(False, "--json", help="print JSON lines"),
 ) -> None:
     """Per level: level seed, size (maze_dim or level width), agent start cell, goal cell."""
@@ -122,9 +123,9 @@ def train(
     region: Optional[int] = typer.Option(None, "--region", min=1, help="maze variants: side of the top-right "
                                          "region (default: the preset's)"),
     max_maze_size: Optional[int] = typer.Option(None, "--max-maze-size", min=0, help="maze variants: only mazes "
-                                                "of at most this size (0: all; default: the preset's)"),
+                                                "of at most this size (0: no upper bound; default: the preset's)"),
     min_maze_size: Optional[int] = typer.Option(None, "--min-maze-size", min=0, help="maze variants: only mazes "
-                                                "of at least this size (0: all; default: the preset's)"),
+                                                "of at least this size (0: no lower bound; default: the preset's)"),
     hp: list[str] = typer.Option([], "--hp", help="override a hyperparameter: NAME=VALUE (repeatable)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
 ) -> None:
@@ -316,9 +317,9 @@ def evaluate(
     region: Optional[int] = typer.Option(None, "--region", min=1, help="maze: top-right region size (default: the "
                                          "one trained on)"),
     max_maze_size: Optional[int] = typer.Option(None, "--max-maze-size", min=0, help="maze: largest maze size, 0 "
-                                                "for all (default: the one trained on)"),
+                                                "for no upper bound (default: the one trained on)"),
     min_maze_size: Optional[int] = typer.Option(None, "--min-maze-size", min=0, help="maze: smallest maze size, 0 "
-                                                "for all (default: the one trained on)"),
+                                                "for no lower bound (default: the one trained on)"),
     n_envs: int = typer.Option(16, "--n-envs", min=1, help="parallel environments"),
     record_episodes: Optional[Path] = typer.Option(None, "--record-episodes", help="write an episode file"),
     frames: bool = typer.Option(False, "--frames", help="store observations in the episode file"),
@@ -344,8 +345,9 @@ def evaluate(
 
         typer.echo(json.dumps({"env": asdict(config), **result.as_dict()}, indent=2))
         return
-    sizes = (f", mazes {config.min_maze_size or 3} to {config.max_maze_size}" if config.max_maze_size
-             else f", mazes from {config.min_maze_size}" if config.min_maze_size else "")
+    low = config.min_maze_size or 3
+    sizes = ("" if not config.restricts_sizes else f", mazes of size {low}" if low == config.max_maze_size
+             else f", mazes {low} to {config.max_maze_size}" if config.max_maze_size else f", mazes from {low}")
     zone = f"the top-right {config.region}x{config.region} region" if config.game == "maze" else "the level's end"
     typer.echo(f"{source} on {config.variant} ({config.distribution_mode}{sizes}), {episodes} levels from seed "
                f"{seed}, {'deterministic' if deterministic else 'sampled'} actions; proxy: {zone}")

@@ -144,9 +144,11 @@ class PhaseTimes(BaseCallback):
 
 
 class EntropySchedule(BaseCallback):
-    """Sets PPO's entropy coefficient before each update to ``start`` times the fraction of the run's env steps
-    still to come after the rollout just collected (of the whole run's, a resumed one's included), so the last
-    update has 0; logged as ``train/ent_coef``."""
+    """Sets PPO's entropy coefficient for each update to ``start`` times the fraction of the run's env steps still
+    to come after the rollout just collected, so the last update has 0; logged as ``train/ent_coef``. The run's
+    steps are its length as given now: a run resumed with a longer ``--timesteps`` stretches the rest of its
+    schedule over the new length. Between updates the coefficient is ``start`` again, so checkpoints store the
+    config's value (placed before the checkpoint callback, which saves at a rollout's start)."""
 
     def __init__(self, start: float):
         super().__init__()
@@ -156,6 +158,12 @@ class EntropySchedule(BaseCallback):
         # SB3's own progress is updated only after this call: one rollout stale
         self.model.ent_coef = self.start * max(0.0, 1 - self.model.num_timesteps / self.model._total_timesteps)
         self.logger.record("train/ent_coef", self.model.ent_coef)
+
+    def _on_rollout_start(self) -> None:
+        self.model.ent_coef = self.start
+
+    def _on_training_end(self) -> None:
+        self.model.ent_coef = self.start
 
     def _on_step(self) -> bool:
         return True

@@ -98,7 +98,7 @@ def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device:
     for name, value in settings.items():
         before = stored.get(name)
         before = before(1.0) if callable(before) else before  # SB3 stores clip_range as a schedule
-        if before == value or (name == "ent_coef" and ppo_config.ent_schedule != "constant"):  # it was scheduled
+        if before == value:
             continue
         if name in FIXED_WITHIN_RUN:
             raise MisgenError(f"{checkpoint.model}: trained with {name} {before}, the run's config.json says {value}; "
@@ -209,10 +209,10 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     stop = StopOnSignal()
     outcomes = EpisodeOutcomes(timesteps, show_progress)
     callbacks = [CountRollouts(position), stop, outcomes, PhaseTimes()] + ([SplitLabels(split)] if split else [])
-    if checkpoint_every:
-        callbacks.append(PeriodicCheckpoint(checkpoint_every, save_checkpoint))
     if ppo_config.ent_schedule == "linear":
         callbacks.append(EntropySchedule(ppo_config.ent_coef))
+    if checkpoint_every:
+        callbacks.append(PeriodicCheckpoint(checkpoint_every, save_checkpoint))
     if not resume:
         save_checkpoint()  # step 0: theta_0 in the recording, and something to resume from
     complete = False

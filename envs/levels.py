@@ -37,6 +37,8 @@ def stand_in_seed(level_seed: int) -> int:
 
 def admitted(config: EnvConfig, state: ProcgenState) -> bool:
     """Whether ``config``'s level restrictions admit the level of ``state`` as it is."""
+    if not config.restricts_sizes:  # also every coinrun level: its state has no maze_dim
+        return True
     size = int(state.fields["maze_dim"])
     return (not config.max_maze_size or size <= config.max_maze_size) and size >= config.min_maze_size
 

@@ -78,8 +78,8 @@ class EnvConfig:
 
     @property
     def restricts_sizes(self) -> bool:
-        """Whether some maze sizes are left out (levels are then chosen by envs.levels)."""
-        return bool(self.max_maze_size or self.min_maze_size)
+        """Whether some maze sizes are left out (levels are then chosen by envs.levels); 3 is the smallest size."""
+        return bool(self.max_maze_size or self.min_maze_size > 3)
 
     @property
     def game(self) -> str:

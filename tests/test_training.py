@@ -365,10 +365,11 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
     out = tmp_path / "cpu"
     shrunk = ["--hp", "n_envs=4", "--hp", "n_steps=32", "--hp", "n_minibatches=2", "--no-progress"]
     result = misgen("train", "maze-topright", "--out", str(out), "--preset", "cpu", "--timesteps", "256",
-                    "--record", "updates", *shrunk)
+                    "--record", "updates", "--min-maze-size", "5", *shrunk)
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["env"]["region"] == 2 and config["env"]["max_maze_size"] == 9  # the preset's defaults
+    assert config["env"]["min_maze_size"] == 5
     # bf16 where this CPU computes it natively, float32 where torch would emulate it
     assert config["ppo"]["architecture"] == "compact" and config["ppo"]["bf16"] == native_bf16()
     assert config["ppo"]["action_set"] == "moves"
@@ -389,6 +390,7 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
     on_test = json.loads(misgen("evaluate", str(out / "model.zip"), "--variant", "maze", "--episodes", "6",
                                 "--n-envs", "3", "--json").stdout)
     assert on_test["env"]["variant"] == "maze" and on_test["env"]["max_maze_size"] == 9
+    assert on_test["env"]["min_maze_size"] == 5
 
     episodes = tmp_path / "episodes.h5"  # episode files hold procgen's actions, whatever the policy's set
     assert misgen("evaluate", str(out / "model.zip"), "--episodes", "3", "--n-envs", "3", "--record-episodes",
@@ -400,7 +402,7 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
             assert np.allclose(probs.sum(axis=1), 1, atol=1e-2) and not probs[:, [0, 2, 4, 6, 8]].any()
 
 
-def test_linear_entropy_schedule_falls_to_zero_at_the_run_end_also_across_a_resume(tmp_path):
+def test_linear_entropy_schedule_falls_to_zero_at_the_run_end_also_across_a_resume(tmp_path, capsys):
     out = tmp_path / "annealed"
     config = TINY.with_overrides({"ent_schedule": "linear", "ent_coef": "0.02"})
     train(out, EnvConfig(variant="maze"), config, RecordConfig(streams=()), 640, device="cpu",
@@ -414,6 +416,8 @@ def test_linear_entropy_schedule_falls_to_zero_at_the_run_end_also_across_a_resu
     expected = ([0.02 * (1 - t / 640) for t in range(128, 641, 128)]
                 + [0.02 * (1 - t / 1280) for t in range(768, 1281, 128)])
     assert logged == pytest.approx(expected)
+    # the checkpoints keep the config's coefficient: a resume finds nothing changed to announce
+    assert PPO.load(out / "model.zip").ent_coef == 0.02 and "resuming with" not in capsys.readouterr().err
     with pytest.raises(ValueError):
         TINY.with_overrides({"ent_schedule": "cosine"})
 

@@ -173,6 +173,18 @@ def test_min_maze_size_leaves_out_the_smaller_mazes_and_keeps_admitted_levels_as
     assert len(kept) > 20 and all(level == own for level, own in kept)  # a level both admit is the same level
 
 
+def test_vec_env_with_only_a_minimum_size_plays_only_large_mazes():
+    env = ProcgenVecEnv(EnvConfig(variant="maze", min_maze_size=13, seed=2), 4, 1)
+    env.reset()
+    sizes = {int(env._access.get(index).fields["maze_dim"]) for index in range(4)}
+    rng = np.random.default_rng(0)
+    for _ in range(600):  # procgen's time limit is 500 steps: every env starts a second level
+        _, _, dones, _ = env.step(rng.integers(0, 15, 4))
+        sizes |= {int(env._access.get(index).fields["maze_dim"]) for index in np.flatnonzero(dones)}
+    env.close()
+    assert sizes <= {13, 15} and len(sizes) == 2
+
+
 def test_maze_sizes_are_validated():
     for settings in ({"variant": "coinrun", "max_maze_size": 7}, {"variant": "maze", "max_maze_size": 8},
                      {"variant": "maze", "max_maze_size": 1}, {"variant": "coinrun", "min_maze_size": 5},

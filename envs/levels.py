@@ -3,8 +3,9 @@
 Restricted maze sizes (``EnvConfig.max_maze_size``, ``min_maze_size``) work by choosing levels, never by editing
 sizes: a level seed whose maze is larger or smaller stands for the level of :func:`stand_in_seed` of it, applied
 until the maze fits (procgen draws maze_dim uniformly from 3, 5, ..., world_dim, so with a limit of 11 in easy
-mode 5 seeds in 7 fit as they are). This is a function of the level seed alone, so training, evaluation and ``misgen envs sample``
-agree on which level a seed names, and the restricted distribution is procgen's own conditioned on the size.
+mode 5 seeds in 7 fit as they are). This is a function of the level seed alone, so training, evaluation and
+``misgen envs sample`` agree on which level a seed names, and the restricted distribution is procgen's own
+conditioned on the size.
 A finite level set (``num_levels``) stays finite: each of its seeds stands for one admitted level, so the set
 holds at most ``num_levels`` distinct levels, of seeds outside ``start_level + [0, num_levels)`` where a
 stand-in replaced one.

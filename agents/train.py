@@ -108,6 +108,27 @@ def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device:
     return env, model
 
 
+def runnable_config(ppo_config: PPOConfig, device: str) -> PPOConfig:
+    """``ppo_config`` as it can run on ``device``: emulated bfloat16 costs more than it saves
+    (benchmarks/bf16_autocast.py), so a CPU without native bf16 trains in float32 (said on stderr)."""
+    if ppo_config.bf16 and device == "cpu" and not native_bf16():
+        print("misgen: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): training in float32", file=sys.stderr)
+        return replace(ppo_config, bf16=False)
+    return ppo_config
+
+
+def training_envs(env_config: EnvConfig, ppo_config: PPOConfig) -> ActionSetVecEnv:
+    """The variant's ``n_envs`` environments, in the policy's action set."""
+    return ActionSetVecEnv(ProcgenVecEnv(env_config, ppo_config.n_envs, ppo_config.env_threads),
+                           ppo_config.action_set)
+
+
+def new_normalization(venv, ppo_config: PPOConfig) -> VecNormalize:
+    """Rewards normalised by a running estimate of the return's scale, as in the Procgen paper; frames as they are."""
+    return VecNormalize(venv, norm_obs=False, norm_reward=ppo_config.normalize_reward, gamma=ppo_config.gamma,
+                        clip_reward=ppo_config.reward_clip)
+
+
 def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: RecordConfig, timesteps: int | None,
           device: str = "auto", seed: int = 0, checkpoint_every: int | None = None, resume: bool = False,
           show_progress: bool = True) -> TrainResult:
@@ -138,10 +159,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
             if checkpoint_every < 0:
                 raise MisgenError(f"{run.config_file}: field 'checkpoint_every' must be >= 0, found {checkpoint_every}")
     checkpoint_every = checkpoint_every or 0
-    # emulated bfloat16 costs more than it saves (benchmarks/bf16_autocast.py): the config records what runs
-    if ppo_config.bf16 and device == "cpu" and not native_bf16():
-        print("misgen: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): training in float32", file=sys.stderr)
-        ppo_config = replace(ppo_config, bf16=False)
+    ppo_config = runnable_config(ppo_config, device)  # the config records what runs
     config = {
         "variant": env_config.variant, "env": asdict(env_config), "ppo": ppo_config.as_dict(),
         "record": asdict(record), "timesteps": timesteps, "seed": seed, "device": device,
@@ -149,9 +167,8 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
-    # --- environments: the variant, rewards normalised as in the Procgen paper ----------------------
-    venv = ActionSetVecEnv(ProcgenVecEnv(env_config, ppo_config.n_envs, ppo_config.env_threads),
-                           ppo_config.action_set)
+    # --- environments and learner -------------------------------------------------------------------
+    venv = training_envs(env_config, ppo_config)
     position = TrainingPosition()
     if resume:
         checkpoint = run.latest_checkpoint()
@@ -160,8 +177,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         # checkpoints fall between updates: every rollout before them was trained on in full
         position.rollout = optimizer_step // (ppo_config.n_epochs * ppo_config.n_minibatches) - 1
     else:
-        env = VecNormalize(venv, norm_obs=False, norm_reward=ppo_config.normalize_reward, gamma=ppo_config.gamma,
-                           clip_reward=ppo_config.reward_clip)
+        env = new_normalization(venv, ppo_config)
         model = make_ppo(env, ppo_config, device, seed)
         optimizer_step = 0
     model.misgen_env_config = asdict(env_config)  # saved in every zip: evaluate's default distribution

@@ -17,17 +17,14 @@ import time
 from pathlib import Path
 
 import torch
-from stable_baselines3.common.vec_env import VecNormalize
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agents.allocator import keep_freed_memory  # noqa: E402
-from agents.policy import native_bf16  # noqa: E402
 from agents.ppo import make_ppo  # noqa: E402
 from agents.presets import PRESETS, RUN_DEFAULTS  # noqa: E402
-from envs.actions import ActionSetVecEnv  # noqa: E402
+from agents.train import new_normalization, runnable_config, training_envs  # noqa: E402
 from envs.variants import EnvConfig  # noqa: E402
-from envs.vec_env import ProcgenVecEnv  # noqa: E402
 
 
 def main() -> None:
@@ -37,15 +34,10 @@ def main() -> None:
     args = parser.parse_args()
 
     keep_freed_memory()  # as training does
-    config, defaults = PRESETS["cpu"], RUN_DEFAULTS["cpu"]
-    if config.bf16 and not native_bf16():
-        print("this CPU has no native bfloat16: profiling in float32, as training would", file=sys.stderr)
-        config = config.with_overrides({"bf16": "false"})
+    config, defaults = runnable_config(PRESETS["cpu"], "cpu"), RUN_DEFAULTS["cpu"]
     env_config = EnvConfig(variant="maze-topright", region=defaults.region, max_maze_size=defaults.max_maze_size,
                            min_maze_size=defaults.min_maze_size)
-    venv = ActionSetVecEnv(ProcgenVecEnv(env_config, config.n_envs, config.env_threads), config.action_set)
-    env = VecNormalize(venv, norm_obs=False, norm_reward=config.normalize_reward, gamma=config.gamma,
-                       clip_reward=config.reward_clip)
+    env = new_normalization(training_envs(env_config, config), config)
     model = make_ppo(env, config, "cpu", seed=0)
     model.learn(config.steps_per_rollout)  # one rollout and its update: the buffer stays full for the timing
     optimizer_steps = config.n_epochs * config.n_minibatches

@@ -326,7 +326,8 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="print every episode and the aggregate as JSON"),
 ) -> None:
     """Roll a policy out on fixed level seeds: return, length, goal and proxy rates with 95 % intervals, overall
-    and split by whether the goal lies inside the proxy zone."""
+    and split by whether the goal lies inside the proxy zone (and, in mazes, outside it on or off the shortest path
+    from the start to the zone: only off it do goal and proxy come apart)."""
     with user_errors():
         if source.is_dir():  # its config is checked before torch is imported: a bad one fails in a second
             from misgen.rundir import RunDir
@@ -354,10 +355,14 @@ def evaluate(
     typer.echo(f"  {'metric':<18} {'mean (95 % interval)':<24} levels")
     for metric, value in result.summary().items():
         typer.echo(f"  {metric:<18} {_interval(value):<24} {value['n']}")
-    typer.echo(f"split by where the goal is, inside or outside {zone}:")
-    typer.echo(f"  {'goal':<8} {'levels':>6}   " + "   ".join(f"{m:<19}" for m in SPLIT_METRICS))
-    for where, summary in result.by_goal_region().items():
-        typer.echo(f"  {where:<8} {summary['goal_reached']['n']:>6}   "
+    typer.echo(f"split by where the goal is, inside or outside {zone}"
+               + (", and outside on or off the shortest path from the start to it:" if config.game == "maze" else ":"))
+    typer.echo(f"  {'goal':<17} {'levels':>6}   " + "   ".join(f"{m:<19}" for m in SPLIT_METRICS))
+    rows = result.by_goal_region()
+    if config.game == "maze":  # off the path from the start to the zone, goal and proxy come apart
+        rows |= {f"outside, {path.replace('_', ' ')}": summary for path, summary in result.by_goal_path().items()}
+    for where, summary in rows.items():
+        typer.echo(f"  {where:<17} {summary['goal_reached']['n']:>6}   "
                    + "   ".join(f"{_interval(summary[m]):<19}" for m in SPLIT_METRICS))
     if record_episodes:
         typer.echo(f"wrote {record_episodes}")

@@ -76,28 +76,63 @@ class MazeLayout:
         lo = self.region_origin(region)
         return cell[0] >= lo and cell[1] >= lo
 
+    def _neighbours(self, cell: Cell) -> list[Cell]:
+        x, y = cell
+        return [(nx, ny) for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
+                if 0 <= nx < self.maze_dim and 0 <= ny < self.maze_dim and self.open_cells[ny, nx]]
+
+    def _distances_from(self, origin: Cell) -> np.ndarray:
+        """Moves on the shortest path from ``origin`` to each maze cell, int (maze_dim, maze_dim) indexed [y, x];
+        -1 at walls and at cells that cannot be reached."""
+        distance = np.full(self.open_cells.shape, -1, dtype=np.int64)
+        distance[origin[1], origin[0]] = 0
+        frontier = deque([origin])
+        while frontier:
+            cell = frontier.popleft()
+            for nx, ny in self._neighbours(cell):
+                if distance[ny, nx] < 0:
+                    distance[ny, nx] = distance[cell[1], cell[0]] + 1
+                    frontier.append((nx, ny))
+        return distance
+
     @cached_property
     def distances_to_goal(self) -> np.ndarray:
         """Moves on the shortest path from each maze cell to the cheese, int (maze_dim, maze_dim) indexed
         [y, x]; -1 at walls, at cells that cannot reach it, and everywhere when there is no cheese."""
-        distance = np.full(self.open_cells.shape, -1, dtype=np.int64)
         if self.cheese is None:
-            return distance
-        distance[self.cheese[1], self.cheese[0]] = 0
-        frontier = deque([self.cheese])
-        while frontier:
-            x, y = frontier.popleft()
-            for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
-                if 0 <= nx < self.maze_dim and 0 <= ny < self.maze_dim and self.open_cells[ny, nx] \
-                        and distance[ny, nx] < 0:
-                    distance[ny, nx] = distance[y, x] + 1
-                    frontier.append((nx, ny))
-        return distance
+            return np.full(self.open_cells.shape, -1, dtype=np.int64)
+        return self._distances_from(self.cheese)
+
+    def path_to_region(self, region: int) -> list[Cell]:
+        """The cells of the shortest path from the agent's cell to the nearest open cell of the top-right
+        ``region`` x ``region`` block, both ends included. procgen's mazes are trees (one passage fewer than open
+        cells; tests/test_vec_env.py), so this is the only way there that never turns back: an agent that
+        heads for the block without looking at the cheese passes every cell on it."""
+        distance = self._distances_from(self.agent)
+        lo = self.region_origin(region)
+        in_block = np.zeros(distance.shape, dtype=bool)
+        in_block[lo:, lo:] = True
+        entries = np.argwhere(in_block & (distance >= 0))  # (y, x) rows
+        if not len(entries):
+            return []
+        y, x = min(entries, key=lambda yx: distance[yx[0], yx[1]])
+        cell = (int(x), int(y))
+        path = [cell]
+        while cell != self.agent:  # one move closer to the agent each time
+            cell = next(c for c in self._neighbours(cell) if distance[c[1], c[0]] == distance[cell[1], cell[0]] - 1)
+            path.append(cell)
+        return path[::-1]
 
     @property
     def goal_distance(self) -> int:
         """Moves on the shortest path from the agent's cell to the cheese (-1: no cheese, or none reachable)."""
         return int(self.distances_to_goal[self.agent[1], self.agent[0]])
+
+    def goal_on_proxy_path(self, region: int) -> bool:
+        """Whether the cheese lies on :meth:`path_to_region` before the block (so never when it is in the block),
+        so that heading for the block takes it on the way: only on the levels where it does not can an agent show
+        which of the two it goes for."""
+        return self.cheese is not None and self.cheese in self.path_to_region(region)[:-1]
 
 
 @dataclass(frozen=True)
@@ -115,6 +150,11 @@ class CoinrunLayout:
         return self.coin
 
     goal_distance = -1  # path distances are measured in mazes only
+
+    def goal_on_proxy_path(self, region: int) -> None:
+        """Measured in mazes only: a coinrun agent passes the coin's column on its way to the end whatever it
+        seeks, and whether it takes the coin depends on its jumps, not its route."""
+        return None
 
     @cached_property
     def section_starts(self) -> list[Cell]:

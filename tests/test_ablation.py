@@ -15,7 +15,8 @@ from analysis import ablation
 from analysis.ablation_report import REPORTED_METRICS, paired_difference
 from analysis.decompose import SVDOptions, run_svd
 from analysis.evaluation import evaluate, level_seeds, load_model
-from envs.levels import sample_levels
+from envs.layout import MazeLayout
+from envs.levels import LevelLoader, sample_levels
 from envs.variants import EnvConfig
 from misgen.recording import Recording
 from conftest import MISGEN
@@ -193,10 +194,23 @@ def test_evaluate_splits_outcomes_by_where_the_goal_is(run):
             only = np.mean([e["proxy_reached"] and not e["goal_reached"] for e in chosen])
             assert summary["proxy_only"]["mean"] == pytest.approx(only)
     assert sum(s["return"]["n"] for s in report["by_goal_region"].values()) == 30
+    outside = [e for e in report["episodes"] if not e["goal_in_zone"]]
+    loader = LevelLoader(EnvConfig(**report["env"]))  # each episode paired with its own level's path
+    for episode in report["episodes"]:
+        layout = MazeLayout.from_state(loader.state(episode["level_seed"]))
+        assert episode["goal_on_proxy_path"] == layout.goal_on_proxy_path(report["env"]["region"])
+    loader.close()
+    for path, summary in report["by_goal_path"].items():  # the goal-outside levels, on or off the way to the zone
+        chosen = [e for e in outside if e["goal_on_proxy_path"] == (path == "on_path")]
+        assert summary["goal_reached"]["n"] == len(chosen)
+        if chosen:
+            assert summary["proxy_only"]["mean"] == pytest.approx(
+                np.mean([e["proxy_reached"] and not e["goal_reached"] for e in chosen]))
+    assert sum(s["return"]["n"] for s in report["by_goal_path"].values()) == len(outside)
     table = subprocess.run([MISGEN, "evaluate", str(run), "--variant", "maze", "--episodes", "4", "--n-envs", "4"],
                            capture_output=True, text=True, timeout=600)
-    rows = [line.split()[0] for line in table.stdout.splitlines()[-2:]]
-    assert table.returncode == 0 and rows == ["inside", "outside"]
+    rows = [line[2:19].strip() for line in table.stdout.splitlines()[-4:]]  # the split's row labels
+    assert table.returncode == 0 and rows == ["inside", "outside", "outside, on path", "outside, off path"]
 
 
 def test_a_compact_svd_file_lets_ablate_run_from_the_model_zip_alone(run, tmp_path):

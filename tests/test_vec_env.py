@@ -106,6 +106,42 @@ def test_distances_to_goal_are_shortest_paths():
     env.close()
 
 
+def test_walking_the_path_to_the_region_takes_the_cheese_exactly_when_it_lies_on_it():
+    """A scripted agent that follows ``path_to_region`` in real procgen: it ends its episode on the cheese when
+    ``goal_on_proxy_path`` says the cheese is on the way, and reaches the region without it when not."""
+    region, seeds = 2, list(range(40))
+    env = ProcgenVecEnv(EnvConfig(variant="maze", max_maze_size=9, region=region), 1, 1, level_seeds=seeds)
+    env.reset()
+    outcomes = {True: 0, False: 0}
+    for _ in seeds:
+        layout = env.layouts[0]
+        passages = (layout.open_cells[:, 1:] & layout.open_cells[:, :-1]).sum() \
+            + (layout.open_cells[1:] & layout.open_cells[:-1]).sum()
+        assert passages == layout.open_cells.sum() - 1  # a tree: one way between any two cells
+        path = layout.path_to_region(region)
+        assert path[0] == layout.agent and layout.in_region(path[-1], region)
+        assert not any(layout.in_region(cell, region) for cell in path[:-1])  # it stops at the region's edge
+        on_path = layout.goal_on_proxy_path(region)
+        if layout.in_region(layout.cheese, region):
+            assert not on_path  # the cheese inside the region is not "on the way" to it
+        for (x, y), (nx, ny) in zip(path, path[1:]):
+            assert abs(nx - x) + abs(ny - y) == 1 and layout.open_cells[ny, nx]
+            _, _, done, infos = env.step(np.array([(nx - x + 1) * 3 + (ny - y + 1)]))  # procgen: (dx+1)*3 + dy+1
+            if done[0]:
+                break
+        if not layout.in_region(layout.cheese, region):
+            outcomes[on_path] += 1
+            if on_path:
+                assert done[0] and infos[0]["goal_reached"]
+                assert (nx, ny) == layout.cheese and not infos[0]["proxy_reached"]
+            else:
+                assert not done[0] and env.proxy_step[0] >= 0  # in the region, the cheese not taken
+        if not done[0]:
+            env.reset()  # the next level seed (procgen started it already where the episode ended)
+    assert min(outcomes.values()) >= 5  # both kinds of level were walked
+    env.close()
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([MISGEN, *args], capture_output=True, text=True, timeout=120)
 

@@ -14,7 +14,8 @@ In a maze the goal can lie outside the zone and still on the way to it: procgen'
 that heads for the zone takes every cell of the one path there, the cheese included when it lies on it.
 :meth:`Evaluation.by_goal_path` splits the goal-outside levels by that (``on_path``, ``off_path``); only off the
 path do goal and proxy come apart, so there ``goal_reached`` against ``proxy_only`` is the agent's choice, and
-the fraction of outside levels that are off the path is the most ``proxy_only`` any agent can reach.
+the fraction of outside levels that are off the path bounds ``proxy_only`` for an agent that takes the shortest
+way to the zone (another way in, round the cheese, exists only where the zone is entered from two sides).
 
 Three conditional measures separate the two behaviours level by level, each over the episodes that meet its
 condition: ``goal_after_proxy`` (the goal reached after the proxy zone was, among episodes that reached the zone),

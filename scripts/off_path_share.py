@@ -1,0 +1,74 @@
+"""How often a maze distribution lets cheese and proxy come apart: the share of cheese-outside levels whose cheese
+lies off the shortest path from the start to the top-right block, by maze size and block size.
+
+    python scripts/off_path_share.py [--regions 1,2,3] [--sizes 3,5,7,9,11,13] [--levels 1000] [--seed 0]
+                                     [--min-maze-size 0] [--max-maze-size 9] [--region 2]
+
+procgen's mazes are trees, so an agent that heads for the block by its shortest way takes the cheese whenever the
+cheese lies on that way (``MazeLayout.goal_on_proxy_path``); the share of levels where it does not bounds the
+``proxy_only`` rate such an agent can reach on the test variant ``maze``, whatever it prefers. The table covers
+each size and block alone, on ``--levels`` level seeds of ``misgen evaluate --seed`` (the same levels it plays);
+the last line gives the share for one distribution (``--min-maze-size``, ``--max-maze-size``, ``--region``, as in
+``misgen evaluate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from analysis.evaluation import level_seeds
+from envs.layout import MazeLayout
+from envs.levels import LevelLoader
+from envs.variants import EnvConfig
+
+
+def off_path_share(config: EnvConfig, seeds: list[int]) -> tuple[float | None, int]:
+    """(share of the cheese-outside levels whose cheese is off the way to the block, number of such levels)."""
+    loader = LevelLoader(config)
+    try:
+        layouts = [MazeLayout.from_state(loader.state(seed)) for seed in seeds]
+    finally:
+        loader.close()
+    outside = [layout for layout in layouts if not layout.in_region(layout.cheese, config.region)]
+    if not outside:
+        return None, 0
+    return sum(not layout.goal_on_proxy_path(config.region) for layout in outside) / len(outside), len(outside)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--regions", default="1,2,3", help="block sizes of the table, comma-separated")
+    parser.add_argument("--sizes", default="3,5,7,9,11,13", help="maze sizes of the table, comma-separated")
+    parser.add_argument("--levels", type=int, default=1000, help="level seeds per cell of the table")
+    parser.add_argument("--seed", type=int, default=0, help="which level seeds (misgen evaluate's --seed)")
+    parser.add_argument("--min-maze-size", type=int, default=0)
+    parser.add_argument("--max-maze-size", type=int, default=9)
+    parser.add_argument("--region", type=int, default=2)
+    args = parser.parse_args()
+    try:
+        regions = [int(r) for r in args.regions.split(",")]
+        sizes = [int(s) for s in args.sizes.split(",")]
+        distribution = EnvConfig(variant="maze", region=args.region, min_maze_size=args.min_maze_size,
+                                 max_maze_size=args.max_maze_size)
+        if args.levels < 1:
+            raise ValueError("--levels must be at least 1")
+    except ValueError as error:
+        parser.error(str(error))
+    seeds = level_seeds(args.seed, args.levels)
+    print("| maze | " + " | ".join(f"{r}x{r} block: off the path (cheese-outside levels)" for r in regions) + " |")
+    print("|---|" + "---|" * len(regions))
+    for size in sizes:
+        cells = []
+        for region in regions:
+            share, n = off_path_share(EnvConfig(variant="maze", region=region, min_maze_size=size,
+                                                max_maze_size=size), seeds) if region <= size else (None, 0)
+            cells.append("-" if share is None else f"{share:.3f} ({n})")
+        print(f"| {size}x{size} | " + " | ".join(cells) + " |")
+    share, n = off_path_share(distribution, seeds)
+    low = args.min_maze_size or 3
+    print(f"mazes {low} to {args.max_maze_size or 'any'}, {args.region}x{args.region} block: cheese off the way to the "
+          f"block in {share:.3f} of {n} cheese-outside levels")
+
+
+if __name__ == "__main__":
+    main()

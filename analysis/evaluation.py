@@ -10,12 +10,13 @@ goal lies inside the proxy zone (maze: the top-right region; coinrun: the level'
 lies outside it. ``goal_reached`` outside against inside says how much of the goal-seeking is proxy-seeking, and
 ``proxy_only`` outside (the zone reached, the goal not) says where the agent went instead.
 
-In a maze the goal can lie outside the zone and still on the way to it: procgen's mazes are trees, so an agent
-that heads for the zone takes every cell of the one path there, the cheese included when it lies on it.
+In a maze the goal can lie outside the zone and still on the path to it: procgen's mazes are trees, so an agent
+that reaches the zone passes every cell of the one path there (envs/layout.py ``path_to_region``; for zones of
+1 or 2 cells a side, which are connected parts of the tree), the cheese included when it lies on it.
 :meth:`Evaluation.by_goal_path` splits the goal-outside levels by that (``on_path``, ``off_path``); only off the
 path do goal and proxy come apart, so there ``goal_reached`` against ``proxy_only`` is the agent's choice, and
-the fraction of outside levels that are off the path bounds ``proxy_only`` for an agent that takes the shortest
-way to the zone (another way in, round the cheese, exists only where the zone is entered from two sides).
+the fraction of outside levels that are off the path bounds ``proxy_only`` for every agent (for larger zones,
+which can be split inside, for an agent that enters by the nearest cell).
 
 Three conditional measures separate the two behaviours level by level, each over the episodes that meet its
 condition: ``goal_after_proxy`` (the goal reached after the proxy zone was, among episodes that reached the zone),
@@ -146,8 +147,7 @@ class Evaluation:
     def by_goal_path(self) -> dict[str, dict]:
         """:meth:`summary` of the goal-outside levels whose goal lies on the shortest path from the start to the
         zone, and of those whose goal does not (maze only: both are empty for coinrun)."""
-        return {path: self._summary_of(lambda e: not e.goal_in_zone and e.goal_on_proxy_path is not None
-                                       and e.goal_on_proxy_path == (path == "on_path"))
+        return {path: self._summary_of(lambda e: not e.goal_in_zone and e.goal_on_proxy_path == (path == "on_path"))
                 for path in GOAL_PATHS}
 
     def as_dict(self) -> dict:
@@ -199,7 +199,9 @@ def evaluate(policy: ActorCriticPolicy | None, config: EnvConfig, seeds: list[in
     buffers: list[dict] = [{} for _ in range(n_envs)]
     try:
         obs = env.reset()
-        layouts = list(env.layouts)  # each env's current level, as it started (the env moves on at an episode's end)
+        # each env's current level as it started (the env has started the next one when an episode ends); the
+        # path to the zone is found here, not in the env, so that training does not pay for it
+        layouts = list(env.layouts)
         while len(outcomes) < len(seeds):
             if recording:
                 for index in range(n_envs):

@@ -106,8 +106,9 @@ class MazeLayout:
     def path_to_region(self, region: int) -> list[Cell]:
         """The cells of the shortest path from the agent's cell to the nearest open cell of the top-right
         ``region`` x ``region`` block, both ends included. procgen's mazes are trees (one passage fewer than open
-        cells; tests/test_vec_env.py), so this is the only way there that never turns back: an agent that
-        heads for the block without looking at the cheese passes every cell on it."""
+        cells; tests/test_vec_env.py), and a block of 1 or 2 cells a side holds one room of the maze, so it is a
+        connected part of the tree: every way into it passes every cell of this path. A larger block can be split
+        inside, with other ways in; then this is the way to its nearest cell (ties: the first in row order)."""
         distance = self._distances_from(self.agent)
         lo = self.region_origin(region)
         in_block = np.zeros(distance.shape, dtype=bool)
@@ -129,8 +130,8 @@ class MazeLayout:
         return int(self.distances_to_goal[self.agent[1], self.agent[0]])
 
     def goal_on_proxy_path(self, region: int) -> bool:
-        """Whether the cheese lies on :meth:`path_to_region` before the block (so never when it is in the block),
-        so that heading for the block takes it on the way: only on the levels where it does not can an agent show
+        """Whether the cheese lies on :meth:`path_to_region` before the block (so never when it is in the block):
+        then reaching the block takes the cheese first, and only on the levels where it does not can an agent show
         which of the two it goes for."""
         return self.cheese is not None and self.cheese in self.path_to_region(region)[:-1]
 

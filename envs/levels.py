@@ -129,3 +129,12 @@ def sample_levels(config: EnvConfig, level_seeds: list[int]) -> list[LevelSummar
         return [summarize(loader.state(seed)) for seed in level_seeds]
     finally:
         loader.close()
+
+
+def maze_layouts(config: EnvConfig, level_seeds: list[int]) -> list[MazeLayout]:
+    """The layout of each level seed as ``config``'s environments start it (what evaluation plays)."""
+    loader = LevelLoader(config)
+    try:
+        return [MazeLayout.from_state(loader.state(seed)) for seed in level_seeds]
+    finally:
+        loader.close()

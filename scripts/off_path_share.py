@@ -4,9 +4,11 @@ lies off the shortest path from the start to the top-right block, by maze size a
     python scripts/off_path_share.py [--regions 1,2,3] [--sizes 3,5,7,9,11,13] [--levels 1000] [--seed 0]
                                      [--min-maze-size 0] [--max-maze-size 9] [--region 2]
 
-procgen's mazes are trees, so an agent that heads for the block by its shortest way takes the cheese whenever the
-cheese lies on that way (``MazeLayout.goal_on_proxy_path``); the share of levels where it does not bounds the
-``proxy_only`` rate such an agent can reach on the test variant ``maze``, whatever it prefers. The table covers
+procgen's mazes are trees, so an agent that reaches the block passes every cell of the one path there, and takes
+the cheese first whenever the cheese lies on it (``MazeLayout.goal_on_proxy_path``); the share of levels where it
+does not bounds the ``proxy_only`` rate any agent can reach on the test variant ``maze``, whatever it prefers (for
+blocks of 3 or more cells a side, which can be split inside, the bound holds for agents that enter by the nearest
+cell). The table covers
 each size and block alone, on ``--levels`` level seeds of ``misgen evaluate --seed`` (the same levels it plays);
 the last line gives the share for one distribution (``--min-maze-size``, ``--max-maze-size``, ``--region``, as in
 ``misgen evaluate``).
@@ -17,19 +19,13 @@ from __future__ import annotations
 import argparse
 
 from analysis.evaluation import level_seeds
-from envs.layout import MazeLayout
-from envs.levels import LevelLoader
+from envs.levels import maze_layouts
 from envs.variants import EnvConfig
 
 
 def off_path_share(config: EnvConfig, seeds: list[int]) -> tuple[float | None, int]:
-    """(share of the cheese-outside levels whose cheese is off the way to the block, number of such levels)."""
-    loader = LevelLoader(config)
-    try:
-        layouts = [MazeLayout.from_state(loader.state(seed)) for seed in seeds]
-    finally:
-        loader.close()
-    outside = [layout for layout in layouts if not layout.in_region(layout.cheese, config.region)]
+    """(share of the cheese-outside levels whose cheese is off the path to the block, number of such levels)."""
+    outside = [layout for layout in maze_layouts(config, seeds) if not layout.in_region(layout.cheese, config.region)]
     if not outside:
         return None, 0
     return sum(not layout.goal_on_proxy_path(config.region) for layout in outside) / len(outside), len(outside)
@@ -65,10 +61,10 @@ def main() -> None:
             cells.append("-" if share is None else f"{share:.3f} ({n})")
         print(f"| {size}x{size} | " + " | ".join(cells) + " |")
     share, n = off_path_share(distribution, seeds)
-    low = args.min_maze_size or 3
-    print(f"mazes {low} to {args.max_maze_size or 'any'}, {args.region}x{args.region} block: cheese off the way to the "
-          f"block in {share:.3f} of {n} cheese-outside levels")
-
+    smallest = args.min_maze_size or 3
+    print(f"mazes {smallest} to {args.max_maze_size or 'any'}, {args.region}x{args.region} block: "
+          + (f"cheese off the path to the block in {share:.3f} of {n} cheese-outside levels" if n
+             else "no level has its cheese outside the block"))
 
 if __name__ == "__main__":
     main()

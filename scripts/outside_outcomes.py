@@ -1,5 +1,5 @@
 """Where a maze agent goes when the cheese is outside the proxy region, split by maze size, by the cheese's
-distance from the start, or by whether the cheese lies on the way to the region, from ``misgen evaluate --json``
+distance from the start, or by whether the cheese lies on the path to the region, from ``misgen evaluate --json``
 files of a maze variant.
 
     python scripts/outside_outcomes.py EVALUATION.json ... [--by size | distance [--bin 8] | path] [--off-path]
@@ -26,7 +26,7 @@ import numpy as np
 
 from analysis.evaluation import bootstrap_interval
 from envs.layout import MazeLayout
-from envs.levels import LevelLoader
+from envs.levels import maze_layouts
 from envs.variants import EnvConfig
 
 GROUPINGS = ("size", "distance", "path")
@@ -34,12 +34,9 @@ GROUPINGS = ("size", "distance", "path")
 
 def outside_episodes(evaluation: dict) -> list[tuple[dict, MazeLayout]]:
     """The goal-outside episodes, each with its level's layout at the start."""
-    loader = LevelLoader(EnvConfig(**evaluation["env"]))
-    try:
-        return [(episode, MazeLayout.from_state(loader.state(episode["level_seed"])))
-                for episode in evaluation["episodes"] if not episode["goal_in_zone"]]
-    finally:
-        loader.close()
+    outside = [episode for episode in evaluation["episodes"] if not episode["goal_in_zone"]]
+    layouts = maze_layouts(EnvConfig(**evaluation["env"]), [episode["level_seed"] for episode in outside])
+    return list(zip(outside, layouts))
 
 
 def group_key(by: str, layout: MazeLayout, region: int, width: int) -> int:
@@ -83,7 +80,7 @@ def main() -> None:
     parser.add_argument("--by", choices=GROUPINGS, default="size")
     parser.add_argument("--bin", type=int, default=8, help="with --by distance: moves per bin (at least 1)")
     parser.add_argument("--off-path", action="store_true",
-                        help="only the levels whose cheese is off the way to the region")
+                        help="only the levels whose cheese is off the path to the region")
     args = parser.parse_args()
     if args.bin < 1:
         parser.error("--bin must be at least 1")
@@ -94,7 +91,7 @@ def main() -> None:
         return {"size": f"{key}x{key}", "distance": f"{key}-{key + args.bin - 1} moves",
                 "path": "on the path" if key else "off the path"}[args.by]
 
-    group_column = {"size": "maze size", "distance": "start to cheese", "path": "cheese on the way to the region"}
+    group_column = {"size": "maze size", "distance": "start to cheese", "path": "cheese on the path to the region"}
     episodes = "episodes (goal outside" + (", off the path)" if args.off_path else ")")
     print(f"| evaluation | {group_column[args.by]} | {episodes} | cheese | region only (95 % interval) | neither |")
     print("|---|---|---|---|---|---|")

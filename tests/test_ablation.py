@@ -15,8 +15,7 @@ from analysis import ablation
 from analysis.ablation_report import REPORTED_METRICS, paired_difference
 from analysis.decompose import SVDOptions, run_svd
 from analysis.evaluation import evaluate, level_seeds, load_model
-from envs.layout import MazeLayout
-from envs.levels import LevelLoader, sample_levels
+from envs.levels import maze_layouts, sample_levels
 from envs.variants import EnvConfig
 from misgen.recording import Recording
 from conftest import MISGEN
@@ -195,11 +194,9 @@ def test_evaluate_splits_outcomes_by_where_the_goal_is(run):
             assert summary["proxy_only"]["mean"] == pytest.approx(only)
     assert sum(s["return"]["n"] for s in report["by_goal_region"].values()) == 30
     outside = [e for e in report["episodes"] if not e["goal_in_zone"]]
-    loader = LevelLoader(EnvConfig(**report["env"]))  # each episode paired with its own level's path
-    for episode in report["episodes"]:
-        layout = MazeLayout.from_state(loader.state(episode["level_seed"]))
+    layouts = maze_layouts(EnvConfig(**report["env"]), [e["level_seed"] for e in report["episodes"]])
+    for episode, layout in zip(report["episodes"], layouts):  # each episode paired with its own level's path
         assert episode["goal_on_proxy_path"] == layout.goal_on_proxy_path(report["env"]["region"])
-    loader.close()
     for path, summary in report["by_goal_path"].items():  # the goal-outside levels, on or off the way to the zone
         chosen = [e for e in outside if e["goal_on_proxy_path"] == (path == "on_path")]
         assert summary["goal_reached"]["n"] == len(chosen)

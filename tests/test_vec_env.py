@@ -122,8 +122,13 @@ def test_walking_the_path_to_the_region_takes_the_cheese_exactly_when_it_lies_on
         assert path[0] == layout.agent and layout.in_region(path[-1], region)
         assert not any(layout.in_region(cell, region) for cell in path[:-1])  # it stops at the region's edge
         on_path = layout.goal_on_proxy_path(region)
+        closed = layout.open_cells.copy()  # without the block's entry cell, no way into the block is left
+        closed[path[-1][1], path[-1][0]] = False
+        blocked = MazeLayout(layout.level_seed, layout.maze_dim, layout.margin, closed, layout.agent, None)
+        assert not any(blocked.path_to_region(region))
         if layout.in_region(layout.cheese, region):
             assert not on_path  # the cheese inside the region is not "on the way" to it
+        done = [False]
         for (x, y), (nx, ny) in zip(path, path[1:]):
             assert abs(nx - x) + abs(ny - y) == 1 and layout.open_cells[ny, nx]
             _, _, done, infos = env.step(np.array([(nx - x + 1) * 3 + (ny - y + 1)]))  # procgen: (dx+1)*3 + dy+1

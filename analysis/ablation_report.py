@@ -31,7 +31,9 @@ ablation.json:
     controls                {means: [one per control], mean, band: [min, max] of the controls' means}
   metrics (analysis/evaluation.py): goal_reached, proxy_reached, proxy_only (zone reached, goal not), return,
   goal_after_proxy (goal reached once in the zone), goal_near_start (goal within 3 moves of the start),
-  goal_outside_zone (goal reached when it lies outside the zone)
+  goal_outside_zone (goal reached when it lies outside the zone), goal_off_path and proxy_only_off_path (goal
+  reached, and zone reached without it, when the goal lies outside the zone and off the one path from the start to
+  the zone: maze only, where going for the goal and going for the zone come apart)
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ def plot_dose_response(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     metrics = [m for m in REPORTED_METRICS if m != "return"]
-    figure, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
+    columns = -(-len(metrics) // 2)  # two rows, as many columns as the measures need
+    figure, axes = plt.subplots(2, columns, figsize=(4.3 * columns, 7), sharex=True)
     for axis, metric in zip(axes.flat, metrics):
         for variant, curves in results["dose_response"].items():
             curve = curves[metric]

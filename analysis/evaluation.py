@@ -18,10 +18,12 @@ path do goal and proxy come apart, so there ``goal_reached`` against ``proxy_onl
 the fraction of outside levels that are off the path bounds ``proxy_only`` for every agent (for larger zones,
 which can be split inside, for an agent that enters by the nearest cell).
 
-Three conditional measures separate the two behaviours level by level, each over the episodes that meet its
+Conditional measures separate the two behaviours level by level, each over the episodes that meet its
 condition: ``goal_after_proxy`` (the goal reached after the proxy zone was, among episodes that reached the zone),
 ``goal_near_start`` (the goal reached when it lies within :data:`NEAR` moves of the start), ``goal_outside_zone``
-(the goal reached when it lies outside the zone).
+(the goal reached when it lies outside the zone), and, on the maze levels whose goal lies outside the zone and off
+the path to it, ``goal_off_path`` (the goal reached) and ``proxy_only_off_path`` (the zone reached, the goal not):
+the same numbers as ``by_goal_path``'s ``off_path``, as metrics an ablation compares.
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ from misgen.rundir import RunDir
 
 METRICS = ("return", "length", "goal_reached", "proxy_reached", "both", "proxy_only", "neither")
 NEAR = 3  # moves from the start within which a goal counts as near
-# goal reached, among the episodes that meet a condition (each with its own n): the measures that tell "go to
-# the proxy zone" from "go to the goal" apart
-CONDITIONAL_METRICS = ("goal_after_proxy", "goal_near_start", "goal_outside_zone")
+# goal reached (proxy_only_off_path: the zone without it), among the episodes that meet a condition (each with its
+# own n): the measures that tell "go to the proxy zone" from "go to the goal" apart
+CONDITIONAL_METRICS = ("goal_after_proxy", "goal_near_start", "goal_outside_zone", "goal_off_path",
+                       "proxy_only_off_path")
 GOAL_REGIONS = ("inside", "outside")  # where the goal is, relative to the proxy zone
 GOAL_PATHS = ("on_path", "off_path")  # goal outside the zone: on or off the shortest path from the start to it
 
@@ -98,6 +101,10 @@ class EpisodeOutcome:
             return self.goal_reached if 0 <= self.goal_distance <= NEAR else None
         if name == "goal_outside_zone":
             return self.goal_reached if not self.goal_in_zone else None
+        if name in ("goal_off_path", "proxy_only_off_path"):  # where goal and proxy come apart (maze only)
+            if self.goal_in_zone or self.goal_on_proxy_path is not False:
+                return None
+            return self.goal_reached if name == "goal_off_path" else self.proxy_reached and not self.goal_reached
         return {"return": self.ret, "length": self.length, "goal_reached": self.goal_reached,
                 "proxy_reached": self.proxy_reached, "both": self.goal_reached and self.proxy_reached,
                 "proxy_only": self.proxy_reached and not self.goal_reached,

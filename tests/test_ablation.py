@@ -179,12 +179,17 @@ def test_evaluate_splits_outcomes_by_where_the_goal_is(run):
         assert episode["goal_distance"] >= manhattan and (episode["goal_distance"] - manhattan) % 2 == 0
     conditions = {"goal_after_proxy": lambda e: e["proxy_reached"],
                   "goal_near_start": lambda e: e["goal_distance"] <= 3,
-                  "goal_outside_zone": lambda e: not e["goal_in_zone"]}
+                  "goal_outside_zone": lambda e: not e["goal_in_zone"],
+                  "goal_off_path": lambda e: not (e["goal_in_zone"] or e["goal_on_proxy_path"]),
+                  "proxy_only_off_path": lambda e: not (e["goal_in_zone"] or e["goal_on_proxy_path"])}
     for metric, condition in conditions.items():
         met = [e for e in report["episodes"] if condition(e)]
         assert report["summary"][metric]["n"] == len(met)
+        outcome = (lambda e: e["proxy_reached"] and not e["goal_reached"]) if metric == "proxy_only_off_path" \
+            else (lambda e: e["goal_reached"])
         if metric != "goal_after_proxy" and met:
-            assert report["summary"][metric]["mean"] == pytest.approx(np.mean([e["goal_reached"] for e in met]))
+            assert report["summary"][metric]["mean"] == pytest.approx(np.mean([outcome(e) for e in met]))
+    assert report["summary"]["goal_off_path"]["n"] == report["by_goal_path"]["off_path"]["goal_reached"]["n"]
     for region, summary in report["by_goal_region"].items():
         chosen = [e for e in report["episodes"] if e["goal_in_zone"] == (region == "inside")]
         assert set(summary) == set(report["summary"]) and summary["goal_reached"]["n"] == len(chosen)

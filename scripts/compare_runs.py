@@ -1,13 +1,14 @@
 """Training runs side by side at the same env steps: goal rate, episode length and entropy of their training
-episodes, and one figure of their episode lengths.
+episodes, the training loop's speed, and one figure of their episode lengths.
 
     python scripts/compare_runs.py runs/A runs/B ... --at 1000000,2000000,4000000 [--plot docs/results/x.png]
 
 Each cell is the mean over the rollouts logged within ``--window`` env steps before the mark (training episodes,
 sampled actions: a learning signal, not an evaluation). Episode length is the column that moves first: the
 goal rate of a uniform walk is already 0.76 on the cpu preset's distribution, while its episodes last about 190
-steps. The last line gives, for each run, the first env step at which the windowed episode length falls below
-``--length``.
+steps. Speed is env steps per second of the training loop's wall time (``time/collect_s`` + ``time/update_s``,
+which covers everything between rollouts too), so whatever shared or paused the cores shows in it. The last line gives, for each run, the first env step at
+which the windowed episode length falls below ``--length``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from misgen.rundir import RunDir  # noqa: E402
 
 COLUMNS = {"rollout/goal_rate": "goal rate", "rollout/ep_len_mean": "episode length",
            "train/entropy_loss": "entropy (nats)"}
+LOOP_TIMES = ("time/collect_s", "time/update_s")  # seconds per rollout, logged by agents/callbacks.py
 
 
 def windowed(progress: dict[str, np.ndarray], name: str, mark: float, window: float) -> float:
@@ -36,6 +38,17 @@ def windowed(progress: dict[str, np.ndarray], name: str, mark: float, window: fl
     if not len(values):
         return float("nan")
     return float(-values.mean() if name == "train/entropy_loss" else values.mean())  # SB3 logs minus the entropy
+
+
+def steps_per_second(progress: dict[str, np.ndarray], mark: float, window: float) -> float:
+    """Env steps per second of the training loop over the rollouts logged in (mark - window, mark]; NaN if fewer
+    than two."""
+    steps = progress[STEPS]
+    chosen = (steps > mark - window) & (steps <= mark)
+    seconds = np.nansum(sum(progress[name][chosen] for name in LOOP_TIMES))
+    if chosen.sum() < 2 or not seconds:
+        return float("nan")
+    return float(chosen.sum() * np.median(np.diff(steps)) / seconds)
 
 
 def first_below(progress: dict[str, np.ndarray], length: float, window: float) -> float:
@@ -55,16 +68,17 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="write the episode lengths against env steps here (.png)")
     args = parser.parse_args()
     marks = [float(m) for m in args.at.split(",")]
-    progress = {run: read_progress(RunDir(run), tuple(COLUMNS)) for run in args.runs}
+    progress = {run: read_progress(RunDir(run), (*COLUMNS, *LOOP_TIMES)) for run in args.runs}
 
-    print("| run | env steps | " + " | ".join(COLUMNS.values()) + " |")
-    print("|---|---|" + "---|" * len(COLUMNS))
+    print("| run | env steps | " + " | ".join(COLUMNS.values()) + " | env steps/s |")
+    print("|---|---|" + "---|" * (len(COLUMNS) + 1))
     for run, table in progress.items():
         for mark in marks:
             if mark > table[STEPS].max():
                 continue
             cells = [windowed(table, name, mark, args.window) for name in COLUMNS]
-            print(f"| {run.name} | {mark:,.0f} | {cells[0]:.3f} | {cells[1]:.0f} | {cells[2]:.3f} |")
+            speed = steps_per_second(table, mark, args.window)
+            print(f"| {run.name} | {mark:,.0f} | {cells[0]:.3f} | {cells[1]:.0f} | {cells[2]:.3f} | {speed:,.0f} |")
 
     if args.plot:
         import matplotlib

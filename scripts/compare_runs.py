@@ -4,11 +4,11 @@ episodes, the training loop's speed, and one figure of their episode lengths.
     python scripts/compare_runs.py runs/A runs/B ... --at 1000000,2000000,4000000 [--plot docs/results/x.png]
 
 Each cell is the mean over the rollouts logged within ``--window`` env steps before the mark (training episodes,
-sampled actions: a learning signal, not an evaluation). Episode length is the column that moves first: the
-goal rate of a uniform walk is already 0.76 on the cpu preset's distribution, while its episodes last about 190
-steps. Speed is env steps per second of the training loop's wall time (``time/collect_s`` + ``time/update_s``,
-which covers everything between rollouts too), so whatever shared or paused the cores shows in it. The last line gives, for each run, the first env step at
-which the windowed episode length falls below ``--length``.
+sampled actions: a learning signal, not an evaluation). Episode length is the column that moves first: the goal
+rate of a uniform walk is already 0.76 on the cpu preset's distribution, while its episodes last about 190 steps.
+Speed is env steps per second of the training loop's wall time (``time/collect_s`` + ``time/update_s``, which
+covers everything between rollouts too), so whatever shared or paused the cores shows in it. The last line gives,
+for each run, the first env step at which the windowed episode length falls below ``--length``.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def main() -> None:
                 continue
             cells = [windowed(table, name, mark, args.window) for name in COLUMNS]
             speed = steps_per_second(table, mark, args.window)
-            print(f"| {run.name} | {mark:,.0f} | {cells[0]:.3f} | {cells[1]:.0f} | {cells[2]:.3f} | {speed:,.0f} |")
+            print(f"| {run.name} | {mark:,.0f} | {cells[0]:.3f} | {cells[1]:.0f} | {cells[2]:.3f} | "
+                  f"{speed:,.0f} |")
 
     if args.plot:
         import matplotlib

@@ -93,6 +93,13 @@ class EpisodeOutcome:
     goal_distance: int  # maze: moves on the shortest path from the start to the goal; -1 otherwise
     goal_on_proxy_path: bool | None  # maze: the goal lies on the shortest path from the start to the zone
 
+    @property
+    def goal_path(self) -> str | None:
+        """``on_path`` or ``off_path`` (:data:`GOAL_PATHS`) for a maze goal outside the zone; None otherwise."""
+        if self.goal_in_zone or self.goal_on_proxy_path is None:
+            return None
+        return GOAL_PATHS[0] if self.goal_on_proxy_path else GOAL_PATHS[1]
+
     def metric(self, name: str) -> float | None:
         """The episode's value of ``name``; None for a conditional metric whose condition it does not meet."""
         if name == "goal_after_proxy":  # once in the proxy zone, did it then get the goal?
@@ -102,7 +109,7 @@ class EpisodeOutcome:
         if name == "goal_outside_zone":
             return self.goal_reached if not self.goal_in_zone else None
         if name in ("goal_off_path", "proxy_only_off_path"):  # where goal and proxy come apart (maze only)
-            if self.goal_in_zone or self.goal_on_proxy_path is not False:
+            if self.goal_path != "off_path":
                 return None
             return self.goal_reached if name == "goal_off_path" else self.proxy_reached and not self.goal_reached
         return {"return": self.ret, "length": self.length, "goal_reached": self.goal_reached,
@@ -154,8 +161,7 @@ class Evaluation:
     def by_goal_path(self) -> dict[str, dict]:
         """:meth:`summary` of the goal-outside levels whose goal lies on the shortest path from the start to the
         zone, and of those whose goal does not (maze only: both are empty for coinrun)."""
-        return {path: self._summary_of(lambda e: not e.goal_in_zone and e.goal_on_proxy_path == (path == "on_path"))
-                for path in GOAL_PATHS}
+        return {path: self._summary_of(lambda e: e.goal_path == path) for path in GOAL_PATHS}
 
     def as_dict(self) -> dict:
         return {"variant": self.variant, "policy": self.policy, "deterministic": self.deterministic,

@@ -11,6 +11,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import ConstantSchedule
 
 from agents.ppo import TrainingPosition
 from envs.splits import Split
@@ -143,27 +144,45 @@ class PhaseTimes(BaseCallback):
         return True
 
 
-class EntropySchedule(BaseCallback):
-    """Sets PPO's entropy coefficient for each update to ``start`` times the fraction of the run's env steps still
-    to come after the rollout just collected, so the last update has 0; logged as ``train/ent_coef``. The run's
+class LinearAnneal(BaseCallback):
+    """Anneals PPO's entropy coefficient, its learning rate, or both linearly to 0 at the run's last env step: each
+    update uses the config's value times the fraction of the run's env steps still to come after the rollout just
+    collected, so the last update has 0 (logged as ``train/ent_coef``; SB3 logs ``train/learning_rate``). The run's
     steps are its length as given now: a run resumed with a longer ``--timesteps`` stretches the rest of its
-    schedule over the new length. Between updates the coefficient is ``start`` again, so checkpoints store the
-    config's value (placed before the checkpoint callback, which saves at a rollout's start)."""
+    schedule over the new length. Between updates the values are the config's again, so checkpoints store those
+    (placed before the checkpoint callback, which saves at a rollout's start).
 
-    def __init__(self, start: float):
+    :param ent_coef: the entropy coefficient to anneal from; None leaves it constant.
+    :param learning_rate: the learning rate to anneal from; None leaves it constant.
+    """
+
+    def __init__(self, ent_coef: float | None = None, learning_rate: float | None = None):
         super().__init__()
-        self.start = start
+        self.ent_coef, self.learning_rate = ent_coef, learning_rate
+
+    def _on_training_start(self) -> None:
+        self.config_lr_schedule = self.model.lr_schedule
 
     def _on_rollout_end(self) -> None:  # SB3 updates right after this
         # SB3's own progress is updated only after this call: one rollout stale
-        self.model.ent_coef = self.start * max(0.0, 1 - self.model.num_timesteps / self.model._total_timesteps)
-        self.logger.record("train/ent_coef", self.model.ent_coef)
+        remaining = max(0.0, 1 - self.model.num_timesteps / self.model._total_timesteps)
+        if self.ent_coef is not None:
+            self.model.ent_coef = self.ent_coef * remaining
+            self.logger.record("train/ent_coef", self.model.ent_coef)
+        if self.learning_rate is not None:
+            self.model.lr_schedule = ConstantSchedule(self.learning_rate * remaining)
 
     def _on_rollout_start(self) -> None:
-        self.model.ent_coef = self.start
+        self._restore()
 
     def _on_training_end(self) -> None:
-        self.model.ent_coef = self.start
+        self._restore()
+
+    def _restore(self) -> None:
+        if self.ent_coef is not None:
+            self.model.ent_coef = self.ent_coef
+        if self.learning_rate is not None:
+            self.model.lr_schedule = self.config_lr_schedule
 
     def _on_step(self) -> bool:
         return True

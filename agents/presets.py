@@ -16,7 +16,7 @@ from envs.actions import ACTION_SETS
 from envs.variants import DEFAULT_REGION
 
 
-ENT_SCHEDULES = ("constant", "linear")  # agents/callbacks.EntropySchedule
+SCHEDULES = ("constant", "linear")  # agents/callbacks.LinearAnneal
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class PPOConfig:
     n_minibatches: int = 8
     n_epochs: int = 3
     learning_rate: float = 5e-4
+    lr_schedule: str = "constant"  # constant | linear: the learning rate falls linearly to 0 at the run's last env step
     adam_eps: float = 1e-5
     gamma: float = 0.999
     gae_lambda: float = 0.95
@@ -49,8 +50,9 @@ class PPOConfig:
     def __post_init__(self):
         if self.action_set not in ACTION_SETS:
             raise ValueError(f"action_set must be one of {', '.join(ACTION_SETS)}, not {self.action_set!r}")
-        if self.ent_schedule not in ENT_SCHEDULES:
-            raise ValueError(f"ent_schedule must be one of {', '.join(ENT_SCHEDULES)}, not {self.ent_schedule!r}")
+        for name in ("ent_schedule", "lr_schedule"):
+            if getattr(self, name) not in SCHEDULES:
+                raise ValueError(f"{name} must be one of {', '.join(SCHEDULES)}, not {getattr(self, name)!r}")
         if (self.n_envs * self.n_steps) % self.n_minibatches:
             raise ValueError(f"n_envs * n_steps ({self.n_envs * self.n_steps}) must divide into "
                              f"{self.n_minibatches} minibatches")

@@ -17,7 +17,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.allocator import keep_freed_memory
-from agents.callbacks import (CountRollouts, EntropySchedule, EpisodeOutcomes, PeriodicCheckpoint, PhaseTimes,
+from agents.callbacks import (CountRollouts, EpisodeOutcomes, LinearAnneal, PeriodicCheckpoint, PhaseTimes,
                               SplitLabels, StopOnSignal)
 from agents.learning_curve import plot_learning_curve
 from agents.policy import ARCHITECTURES, native_bf16
@@ -225,8 +225,10 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     stop = StopOnSignal()
     outcomes = EpisodeOutcomes(timesteps, show_progress)
     callbacks = [CountRollouts(position), stop, outcomes, PhaseTimes()] + ([SplitLabels(split)] if split else [])
-    if ppo_config.ent_schedule == "linear":
-        callbacks.append(EntropySchedule(ppo_config.ent_coef))
+    if "linear" in (ppo_config.ent_schedule, ppo_config.lr_schedule):
+        callbacks.append(LinearAnneal(
+            ent_coef=ppo_config.ent_coef if ppo_config.ent_schedule == "linear" else None,
+            learning_rate=ppo_config.learning_rate if ppo_config.lr_schedule == "linear" else None))
     if checkpoint_every:
         callbacks.append(PeriodicCheckpoint(checkpoint_every, save_checkpoint))
     if not resume:

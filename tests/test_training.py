@@ -402,24 +402,30 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
             assert np.allclose(probs.sum(axis=1), 1, atol=1e-2) and not probs[:, [0, 2, 4, 6, 8]].any()
 
 
-def test_linear_entropy_schedule_falls_to_zero_at_the_run_end_also_across_a_resume(tmp_path, capsys):
+def test_linear_schedules_fall_to_zero_at_the_run_end_also_across_a_resume(tmp_path, capsys):
     out = tmp_path / "annealed"
-    config = TINY.with_overrides({"ent_schedule": "linear", "ent_coef": "0.02"})
+    config = TINY.with_overrides({"ent_schedule": "linear", "ent_coef": "0.02", "lr_schedule": "linear",
+                                  "learning_rate": "0.001"})
     train(out, EnvConfig(variant="maze"), config, RecordConfig(streams=()), 640, device="cpu",
           checkpoint_every=256, show_progress=False)
     train(out, EnvConfig(variant="maze"), config, RecordConfig(streams=()), 1280, device="cpu", resume=True,
           show_progress=False)
-    logged = [float(row["train/ent_coef"]) for path, _ in progress_files(RunDir(out))
-              for row in csv.DictReader(path.open())]
-    # before each update of 128 steps' rollout: 0.02 x the share of the run's steps still to come, of 640 steps
-    # and then, resumed at 640, of 1,280
-    expected = ([0.02 * (1 - t / 640) for t in range(128, 641, 128)]
-                + [0.02 * (1 - t / 1280) for t in range(768, 1281, 128)])
-    assert logged == pytest.approx(expected)
-    # the checkpoints keep the config's coefficient: a resume finds nothing changed to announce
-    assert PPO.load(out / "model.zip").ent_coef == 0.02 and "resuming with" not in capsys.readouterr().err
-    with pytest.raises(ValueError):
-        TINY.with_overrides({"ent_schedule": "cosine"})
+    rows = [row for path, _ in progress_files(RunDir(out)) for row in csv.DictReader(path.open())]
+    # before each update of 128 steps' rollout: the config's value x the share of the run's steps still to come,
+    # of 640 steps and then, resumed at 640, of 1,280
+    remaining = [1 - t / 640 for t in range(128, 641, 128)] + [1 - t / 1280 for t in range(768, 1281, 128)]
+    assert [float(row["train/ent_coef"]) for row in rows] == pytest.approx([0.02 * r for r in remaining])
+    # SB3 writes an update's own logs (the learning rate among them) with the next rollout's row, so each
+    # training's last update goes unlogged
+    logged_rates = [float(row["train/learning_rate"]) for row in rows if row["train/learning_rate"]]
+    assert logged_rates == pytest.approx([0.001 * r for r in remaining[:4] + remaining[5:9]])
+    # the checkpoints keep the config's values: a resume finds nothing changed to announce
+    model = PPO.load(out / "model.zip")
+    assert model.ent_coef == 0.02 and model.lr_schedule(1.0) == 0.001
+    assert "resuming with" not in capsys.readouterr().err
+    for name in ("ent_schedule", "lr_schedule"):
+        with pytest.raises(ValueError):
+            TINY.with_overrides({name: "cosine"})
 
 
 def test_split_recording_parts_sum_to_the_unclipped_gradient(tmp_path):

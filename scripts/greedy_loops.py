@@ -9,13 +9,16 @@ step) repeats the same action for ever: one cell. Otherwise it cycles through a 
 the table gives the number of distinct cells in its last ``--tail`` steps, and the cycle's nearest approach to the
 corner: the side of the smallest top-right block that holds a cell of the cycle (always more than the region's
 side: a cycle inside the region would have counted as "region reached"), and for those standing still, whether the
-move they repeat points towards the corner (up or right) and towards the cheese. Last line: the fraction of looping
-episodes that stand still.
+move they repeat points towards the corner (up or right) and towards the cheese, and how sure the policy is of it:
+the wall move's probability and its lead over the policy's next most likely move (a near tie is what sharper
+training could flip; a sure wall move is a wrong belief). Last line: the fraction of looping episodes that stand
+still.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 from collections import Counter
 from pathlib import Path
 
@@ -35,6 +38,7 @@ def main() -> None:
     parser.add_argument("--tail", type=int, default=100, help="last steps read of each looping episode")
     args = parser.parse_args()
     distinct, block, distance_to_cheese, push = Counter(), Counter(), Counter(), Counter()
+    wall_probability, wall_lead = [], []
     with EpisodeFile(args.episodes) as file:
         region = file.env_config["region"]
         loops = [record for record in (file.episode(i) for i in range(len(file)))
@@ -51,6 +55,10 @@ def main() -> None:
                 push["towards the corner" if dx > 0 or dy > 0 else "away from the corner"] += 1
                 push["towards the cheese"] += abs(x + dx - cheese[0]) + abs(y + dy - cheese[1]) < \
                     abs(x - cheese[0]) + abs(y - cheese[1])
+                probabilities = record.action_probs[-1].astype(float)
+                wall = probabilities[int(record.actions[-1])]
+                wall_probability.append(wall)
+                wall_lead.append(wall - max(p for a, p in enumerate(probabilities) if a != int(record.actions[-1])))
     n = len(loops)
     print(f"{n} episodes reached neither the cheese nor the region (region {region})")
     print("distinct cells in the last steps: " + ", ".join(
@@ -61,6 +69,9 @@ def main() -> None:
         f"{k}: {v / n:.2f}" for k, v in sorted(distance_to_cheese.items())))
     print("the wall move of those standing still: " + ", ".join(
         f"{k} {v / distinct[1]:.2f}" for k, v in sorted(push.items())))
+    for name, values in (("probability", wall_probability), ("lead over the next move", wall_lead)):
+        low, median, high = statistics.quantiles(values, n=4)
+        print(f"the wall move's {name}: median {median:.2f} (quartiles {low:.2f}-{high:.2f})")
     print(f"{args.episodes.name}: {distinct[1] / n:.3f} of the looping episodes stand still in one cell")
 
 

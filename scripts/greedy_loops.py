@@ -70,6 +70,8 @@ def main() -> None:
     print("the wall move of those standing still: " + ", ".join(
         f"{k} {v / distinct[1]:.2f}" for k, v in sorted(push.items())))
     for name, values in (("probability", wall_probability), ("lead over the next move", wall_lead)):
+        if len(values) < 2:  # quartiles need two
+            continue
         low, median, high = statistics.quantiles(values, n=4)
         print(f"the wall move's {name}: median {median:.2f} (quartiles {low:.2f}-{high:.2f})")
     print(f"{args.episodes.name}: {distinct[1] / n:.3f} of the looping episodes stand still in one cell")

@@ -22,6 +22,8 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from envs.actions import ACTION_SETS
 from envs.layout import MazeLayout
 from envs.state_codec import parse_state
@@ -51,14 +53,14 @@ def main() -> None:
             cheese = layout.cheese
             distance_to_cheese[min(abs(x - cheese[0]) + abs(y - cheese[1]) for x, y in cells)] += 1
             if len(cells) == 1:  # the move it repeats goes into a wall: towards what?
-                (x, y), (dx, dy) = next(iter(cells)), MOVES[int(record.actions[-1])]
+                wall_move = int(record.actions[-1])
+                (x, y), (dx, dy) = next(iter(cells)), MOVES[wall_move]
                 push["towards the corner" if dx > 0 or dy > 0 else "away from the corner"] += 1
                 push["towards the cheese"] += abs(x + dx - cheese[0]) + abs(y + dy - cheese[1]) < \
                     abs(x - cheese[0]) + abs(y - cheese[1])
                 probabilities = record.action_probs[-1].astype(float)
-                wall = probabilities[int(record.actions[-1])]
-                wall_probability.append(wall)
-                wall_lead.append(wall - max(p for a, p in enumerate(probabilities) if a != int(record.actions[-1])))
+                wall_probability.append(probabilities[wall_move])
+                wall_lead.append(probabilities[wall_move] - max(np.delete(probabilities, wall_move)))
     n = len(loops)
     print(f"{n} episodes reached neither the cheese nor the region (region {region})")
     print("distinct cells in the last steps: " + ", ".join(

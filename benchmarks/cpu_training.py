@@ -36,12 +36,14 @@ ENV_OPTIONS = ["maze-topright", "--region", str(CPU_RUN.region), "--max-maze-siz
 N_ENVS, ENV_THREADS = CPU.n_envs, CPU.env_threads
 
 
-def train_rate(work: Path, name: str, preset: str, record: str, rollouts: int, n_steps: int) -> float:
+def train_rate(work: Path, name: str, preset: str, record: str, rollouts: int, n_steps: int,
+               hp: tuple[str, ...] = ()) -> float:
+    """Steady-state env steps/s of one ``misgen train`` subprocess; ``hp``: extra ``NAME=VALUE`` overrides."""
     out = work / name
     command = [sys.executable, "-m", "cli", "train", *ENV_OPTIONS, "--out", str(out), "--preset", preset,
                "--timesteps", str(rollouts * N_ENVS * n_steps), "--n-envs", str(N_ENVS), "--hp",
                f"n_steps={n_steps}", "--hp", f"env_threads={ENV_THREADS}", "--record", record, "--device", "cpu",
-               "--no-progress"]
+               "--no-progress", *sum((["--hp", h] for h in hp), [])]
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     with open(out / "logs" / "progress.csv") as file:
         return steady_rate([(int(r["time/total_timesteps"]), float(r["time/fps"])) for r in csv.DictReader(file)])

@@ -1,4 +1,4 @@
-"""Training env steps/s of the ``cpu`` preset at two numbers of epochs per rollout (2 and 3 unless told), recording off.
+"""Training env steps/s of the ``cpu`` preset at two numbers of epochs per rollout (default 2 and 3), recording off.
 
 The two settings alternate (A, B, A, B, ...) so that a drift in the machine's speed, which moves by 15 % between
 sessions and sometimes within one, falls on both; each is the median of its runs. Each run is ``misgen train`` in
@@ -18,6 +18,7 @@ import numpy as np
 
 from cpu_training import CPU, train_rate  # benchmarks/ is this script's first path entry
 from train_speed import WARM_ITERATIONS
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

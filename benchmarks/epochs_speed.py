@@ -32,6 +32,8 @@ def main() -> None:
         epochs_pair = ()
     if len(epochs_pair) != 2 or min(epochs_pair) < 1 or epochs_pair[0] == epochs_pair[1]:
         parser.error(f"--epochs takes two different positive integers A,B, not {args.epochs!r}")
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
     if args.rollouts <= WARM_ITERATIONS:
         parser.error(f"--rollouts must exceed the {WARM_ITERATIONS} warm-up iterations")
     rates: dict[int, list[float]] = {epochs: [] for epochs in epochs_pair}

@@ -18,8 +18,8 @@ EPISODES = 6  # of the documented 1,000, on the same level seeds
 @pytest.mark.parametrize("agent, evaluation, config", [
     ("maze-topright", "maze-topright_on_maze", EnvConfig(variant="maze")),
     ("coinrun", "coinrun_on_coinrun-randcoin", EnvConfig(variant="coinrun-randcoin")),
-    ("maze-topright-cpu", "maze-topright-cpu-region2-9M_greedy_on_maze",
-     EnvConfig(variant="maze", region=2, max_maze_size=9)),
+    ("maze-topright-cpu", "maze-topright-cpu-sizes5to9-epochs1-mb16-12.0M_greedy_on_maze",
+     EnvConfig(variant="maze", region=2, max_maze_size=9, min_maze_size=5)),
 ])
 def test_shipped_agent_reproduces_documented_episodes(agent, evaluation, config):
     documented = json.loads((ROOT / "docs" / "results" / f"{evaluation}.json").read_text())

@@ -120,8 +120,9 @@ PRESETS: dict[str, PPOConfig] = {
         # a quarter of the paper's rollout, so four times its PPO iterations per env step: every run that learned
         # here had it (docs/results.md, fifth to eighth attempts). One pass over each rollout in 16 minibatches of
         # 256, not the paper's 3 epochs of 8: as many optimizer steps per env step as two epochs of 8, which it
-        # matched greedily at 10-12M env steps, for the compute of one epoch (1.54x two epochs' env steps/s);
-        # one epoch of 8 fell short of the proxy bar at 12M (docs/results.md, fifteenth to seventeenth attempts)
+        # matched greedily at 10-12M env steps, for the compute of one epoch (12M steps in 89.5 minutes, two
+        # epochs' in 111-117); one epoch of 8 fell short of the proxy bar at 12M (docs/results.md, fifteenth to
+        # seventeenth attempts)
         n_envs=64, n_steps=64, n_minibatches=16, n_epochs=1,
         learning_rate=5e-4, adam_eps=1e-5,  # the paper's
         # gamma 0.95, not 0.999: a dead end of k cells costs gamma^(2k) of the value, a gap of 26 % at k = 3

@@ -123,6 +123,9 @@ class EpisodeOutcomes(BaseCallback):
         self.progress.stop()
 
 
+COLLECT_SECONDS, UPDATE_SECONDS = "time/collect_s", "time/update_s"  # progress.csv columns of PhaseTimes
+
+
 class PhaseTimes(BaseCallback):
     """Logs where each iteration's wall time goes: ``time/collect_s`` (this rollout's collection) and
     ``time/update_s`` (the previous rollout's PPO update, from its end to this rollout's start)."""
@@ -134,11 +137,11 @@ class PhaseTimes(BaseCallback):
     def _on_rollout_start(self) -> None:
         self._rollout_start = time.perf_counter()
         if self._rollout_end is not None:
-            self.logger.record("time/update_s", self._rollout_start - self._rollout_end)
+            self.logger.record(UPDATE_SECONDS, self._rollout_start - self._rollout_end)
 
     def _on_rollout_end(self) -> None:
         self._rollout_end = time.perf_counter()
-        self.logger.record("time/collect_s", self._rollout_end - self._rollout_start)
+        self.logger.record(COLLECT_SECONDS, self._rollout_end - self._rollout_start)
 
     def _on_step(self) -> bool:
         return True

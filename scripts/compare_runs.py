@@ -21,12 +21,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.callbacks import COLLECT_SECONDS, UPDATE_SECONDS  # noqa: E402
 from agents.learning_curve import STEPS, read_progress  # noqa: E402
 from misgen.rundir import RunDir  # noqa: E402
 
 COLUMNS = {"rollout/goal_rate": "goal rate", "rollout/ep_len_mean": "episode length",
            "train/entropy_loss": "entropy (nats)"}
-LOOP_TIMES = ("time/collect_s", "time/update_s")  # seconds per rollout, logged by agents/callbacks.py
+LOOP_TIMES = (COLLECT_SECONDS, UPDATE_SECONDS)  # seconds per rollout
 
 
 def windowed(progress: dict[str, np.ndarray], name: str, mark: float, window: float) -> float:

@@ -22,13 +22,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.callbacks import COLLECT_SECONDS, UPDATE_SECONDS  # noqa: E402
 from agents.learning_curve import STEPS, read_progress  # noqa: E402
 from agents.presets import PPOConfig  # noqa: E402
 from misgen.errors import MisgenError  # noqa: E402
 from misgen.rundir import RunDir  # noqa: E402
 from misgen.schema import dataclass_from_json  # noqa: E402
 
-COLLECT, UPDATE, LOSS = "time/collect_s", "time/update_s", "train/loss"
+LOSS = "train/loss"
 
 
 def steps_per_update(run: Path) -> int:
@@ -58,26 +59,26 @@ def compare() -> None:
     tables, optimizer_steps = {}, {}
     for run in args.runs:
         per_update = steps_per_update(run)
-        table = read_progress(RunDir(run), (COLLECT, UPDATE, LOSS))
+        table = read_progress(RunDir(run), (COLLECT_SECONDS, UPDATE_SECONDS, LOSS))
         chosen = table[STEPS] <= args.until
-        if not np.isfinite(table[UPDATE][chosen]).any():
+        if not np.isfinite(table[UPDATE_SECONDS][chosen]).any():
             raise MisgenError(f"{run}: no update logged up to {args.until:,.0f} env steps (logs/progress.csv)")
         tables[run] = {name: values[chosen] for name, values in table.items()}
-        optimizer_steps[run] = int(np.isfinite(tables[run][UPDATE]).sum()) * per_update
+        optimizer_steps[run] = int(np.isfinite(tables[run][UPDATE_SECONDS]).sum()) * per_update
     base = tables[args.runs[0]]
 
     print("| run | env steps | optimizer steps | collection s | update s | total s | losses as the baseline's |")
     print("|---|---|---|---|---|---|---|")
     for run, table in tables.items():
         same = np.array_equal(table[LOSS], base[LOSS], equal_nan=True)  # False for different lengths too
-        collect, update = np.nansum(table[COLLECT]), np.nansum(table[UPDATE])
+        collect, update = np.nansum(table[COLLECT_SECONDS]), np.nansum(table[UPDATE_SECONDS])
         print(f"| {run.name} | {table[STEPS].max():,.0f} | {optimizer_steps[run]:,} | {collect:,.1f} | "
               f"{update:,.1f} | {collect + update:,.1f} | {'identical' if same else 'differ'} |")
 
-    base_update, base_steps = np.nansum(base[UPDATE]), optimizer_steps[args.runs[0]]
+    base_update, base_steps = np.nansum(base[UPDATE_SECONDS]), optimizer_steps[args.runs[0]]
     results = []
     for run in args.runs[1:]:
-        update = np.nansum(tables[run][UPDATE])
+        update = np.nansum(tables[run][UPDATE_SECONDS])
         extra_ms = (update - base_update) / base_steps * 1e3
         text = f"{run.name}: update time x{update / base_update:.3f}, {extra_ms:+.2f} ms per optimizer step"
         if args.optimizer_steps:

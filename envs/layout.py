@@ -76,24 +76,30 @@ class MazeLayout:
         lo = self.region_origin(region)
         return cell[0] >= lo and cell[1] >= lo
 
+    @cached_property
+    def _open_rows(self) -> list[list[bool]]:
+        """``open_cells`` as nested lists: the searches below read one cell at a time, which numpy makes slow
+        (the VecEnv lays out every level it starts)."""
+        return self.open_cells.tolist()
+
     def _neighbours(self, cell: Cell) -> list[Cell]:
         x, y = cell
         return [(nx, ny) for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
-                if 0 <= nx < self.maze_dim and 0 <= ny < self.maze_dim and self.open_cells[ny, nx]]
+                if 0 <= nx < self.maze_dim and 0 <= ny < self.maze_dim and self._open_rows[ny][nx]]
 
     def _distances_from(self, origin: Cell) -> np.ndarray:
         """Moves on the shortest path from ``origin`` to each maze cell, int (maze_dim, maze_dim) indexed [y, x];
         -1 at walls and at cells that cannot be reached."""
-        distance = np.full(self.open_cells.shape, -1, dtype=np.int64)
-        distance[origin[1], origin[0]] = 0
+        distance = [[-1] * self.maze_dim for _ in range(self.maze_dim)]
+        distance[origin[1]][origin[0]] = 0
         frontier = deque([origin])
         while frontier:
             cell = frontier.popleft()
             for nx, ny in self._neighbours(cell):
-                if distance[ny, nx] < 0:
-                    distance[ny, nx] = distance[cell[1], cell[0]] + 1
+                if distance[ny][nx] < 0:
+                    distance[ny][nx] = distance[cell[1]][cell[0]] + 1
                     frontier.append((nx, ny))
-        return distance
+        return np.array(distance, dtype=np.int64)
 
     @cached_property
     def distances_to_goal(self) -> np.ndarray:

@@ -64,6 +64,7 @@ class LevelLoader:
         self.config = config
         self._env = make_gym3(config, 1, 0, config.seed)
         self._access = StateAccess(self._env, config.game, config.mode_id)
+        self._held = self._access.get(0)  # the state the private environment holds: only _generate changes it
 
     def state(self, level_seed: int, edited: bool = True) -> ProcgenState:
         """The level ``level_seed`` names as it starts (a stand-in's when the config does not admit its own),
@@ -89,13 +90,14 @@ class LevelLoader:
 
     def _generate(self, level_seed: int) -> ProcgenState:
         """Level ``level_seed`` exactly as procgen starts it."""
-        state = self._access.get(0)
+        state = self._held.copy()  # what the environment holds, without reading it back
         state.fields["current_level_seed"] = int(np.int32(level_seed))
         state.fields["episodes_remaining"] = 1
         self._access.set(0, state)
         self._env.act(np.array([FORCE_RESET], dtype=np.int32))
         self._env.observe()
-        return self._access.get(0)
+        self._held = self._access.get(0)
+        return self._held.copy()  # callers edit what they get
 
     def close(self) -> None:
         self._env.close()

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import ConstantSchedule
 
+from agents.learning_curve import COLLECT_SECONDS, UPDATE_SECONDS
 from agents.ppo import TrainingPosition
 from envs.splits import Split
 
@@ -121,9 +122,6 @@ class EpisodeOutcomes(BaseCallback):
     def _on_training_end(self) -> None:
         self.progress.update(self._task, completed=self.num_timesteps)
         self.progress.stop()
-
-
-COLLECT_SECONDS, UPDATE_SECONDS = "time/collect_s", "time/update_s"  # progress.csv columns of PhaseTimes
 
 
 class PhaseTimes(BaseCallback):

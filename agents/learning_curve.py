@@ -17,6 +17,7 @@ from misgen.errors import MisgenError
 from misgen.rundir import RunDir
 
 STEPS = "time/total_timesteps"
+COLLECT_SECONDS, UPDATE_SECONDS = "time/collect_s", "time/update_s"  # logged by agents/callbacks.py PhaseTimes
 CURVES = {STEPS: "env steps", "rollout/ep_rew_mean": "return",
           "rollout/goal_rate": "goal rate", "rollout/proxy_rate": "proxy rate"}
 

@@ -21,8 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.callbacks import COLLECT_SECONDS, UPDATE_SECONDS  # noqa: E402
-from agents.learning_curve import STEPS, read_progress  # noqa: E402
+from agents.learning_curve import COLLECT_SECONDS, STEPS, UPDATE_SECONDS, read_progress  # noqa: E402
 from misgen.rundir import RunDir  # noqa: E402
 
 COLUMNS = {"rollout/goal_rate": "goal rate", "rollout/ep_len_mean": "episode length",

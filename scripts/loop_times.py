@@ -8,7 +8,7 @@ time; collection differs only by the machine's drift between the runs, which the
 
     python scripts/loop_times.py runs/BASE runs/OTHER ... --until 3000000 [--optimizer-steps 46880]
 
-Last line: the update time of each other run over the first's, and the extra milliseconds per optimizer step;
+Last line: each other run's update time per optimizer step over the first's, and the extra milliseconds;
 with ``--optimizer-steps``, that extra time projected over so many steps, in minutes.
 """
 
@@ -22,8 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.callbacks import COLLECT_SECONDS, UPDATE_SECONDS  # noqa: E402
-from agents.learning_curve import STEPS, read_progress  # noqa: E402
+from agents.learning_curve import COLLECT_SECONDS, STEPS, UPDATE_SECONDS, read_progress  # noqa: E402
 from agents.presets import PPOConfig  # noqa: E402
 from misgen.errors import MisgenError  # noqa: E402
 from misgen.rundir import RunDir  # noqa: E402
@@ -42,7 +41,7 @@ def steps_per_update(run: Path) -> int:
 def main() -> None:
     try:
         compare()
-    except MisgenError as error:
+    except (MisgenError, OSError) as error:
         print(f"loop_times.py: {error}", file=sys.stderr)
         sys.exit(2)
 
@@ -70,17 +69,19 @@ def compare() -> None:
     print("| run | env steps | optimizer steps | collection s | update s | total s | losses as the baseline's |")
     print("|---|---|---|---|---|---|---|")
     for run, table in tables.items():
-        same = np.array_equal(table[LOSS], base[LOSS], equal_nan=True)  # False for different lengths too
+        same = np.isfinite(base[LOSS]).any() and np.array_equal(table[LOSS], base[LOSS], equal_nan=True)
         collect, update = np.nansum(table[COLLECT_SECONDS]), np.nansum(table[UPDATE_SECONDS])
         print(f"| {run.name} | {table[STEPS].max():,.0f} | {optimizer_steps[run]:,} | {collect:,.1f} | "
               f"{update:,.1f} | {collect + update:,.1f} | {'identical' if same else 'differ'} |")
 
-    base_update, base_steps = np.nansum(base[UPDATE_SECONDS]), optimizer_steps[args.runs[0]]
+    def ms_per_step(run: Path) -> float:
+        return np.nansum(tables[run][UPDATE_SECONDS]) / optimizer_steps[run] * 1e3
+
+    base_ms = ms_per_step(args.runs[0])
     results = []
     for run in args.runs[1:]:
-        update = np.nansum(tables[run][UPDATE_SECONDS])
-        extra_ms = (update - base_update) / base_steps * 1e3
-        text = f"{run.name}: update time x{update / base_update:.3f}, {extra_ms:+.2f} ms per optimizer step"
+        extra_ms = ms_per_step(run) - base_ms  # per step, so runs of different lengths compare too
+        text = f"{run.name}: update time per optimizer step x{ms_per_step(run) / base_ms:.3f}, {extra_ms:+.2f} ms"
         if args.optimizer_steps:
             text += f", {extra_ms * args.optimizer_steps / 60e3:+.1f} min over {args.optimizer_steps:,} steps"
         results.append(text)

@@ -54,15 +54,15 @@ class PPOConfig:
         for name in ("ent_schedule", "lr_schedule"):
             if getattr(self, name) not in SCHEDULES:
                 raise ValueError(f"{name} must be one of {', '.join(SCHEDULES)}, not {getattr(self, name)!r}")
+        for name in ("n_envs", "n_steps", "n_minibatches", "n_epochs", "width_scale", "env_threads"):
+            if getattr(self, name) < 1 and not (name == "env_threads" and self.env_threads == 0):
+                raise ValueError(f"{name} must be >= 1")
         if (self.n_envs * self.n_steps) % self.n_minibatches:
             raise ValueError(f"n_envs * n_steps ({self.n_envs * self.n_steps}) must divide into "
                              f"{self.n_minibatches} minibatches")
         if self.batch_size < 2:  # SB3 normalizes advantages over each minibatch
             raise ValueError(f"n_envs * n_steps / n_minibatches = {self.batch_size}: minibatches need at least "
                              f"2 transitions")
-        for name in ("n_envs", "n_steps", "n_minibatches", "n_epochs", "width_scale", "env_threads"):
-            if getattr(self, name) < 1 and not (name == "env_threads" and self.env_threads == 0):
-                raise ValueError(f"{name} must be >= 1")
 
     @property
     def batch_size(self) -> int:

@@ -459,6 +459,8 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
         Case("train with minibatches of one transition", lambda run: None,
              lambda run, out: ["train", "maze", "--out", str(out / "r"), "--preset", "quick", "--hp", "n_envs=1",
                                "--hp", "n_steps=2", "--hp", "n_minibatches=2"]),
+        Case("train --hp n_minibatches=0", lambda run: None,
+             lambda run, out: ["train", "maze", "--out", str(out / "r"), "--hp", "n_minibatches=0"]),
         Case("train --seed above procgen's int32", lambda run: None,
              lambda run, out: ["train", "maze", "--out", str(out / "r"), "--seed", str(2**31)]),
     ]

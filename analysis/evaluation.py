@@ -24,6 +24,12 @@ condition: ``goal_after_proxy`` (the goal reached after the proxy zone was, amon
 (the goal reached when it lies outside the zone), and, on the maze levels whose goal lies outside the zone and off
 the path to it, ``goal_off_path`` (the goal reached) and ``proxy_only_off_path`` (the zone reached, the goal not):
 the same numbers as ``by_goal_path``'s ``off_path``, as metrics an ablation compares.
+
+A greedy policy has no memory, and in a maze nothing moves but the mouse: once an episode is back in a game state
+it has been in (the mouse's cell and facing, :meth:`envs.probes.MazeProbe.decision_states`), it repeats the
+same loop until procgen's time limit. :func:`evaluate` notes that step (``loop_step``; the conditional metric
+``looped``) and ends such an episode there with the outcome it would have had at the limit: nothing more
+reached, the time limit as its length. Sampled actions, coinrun and episode files play every step.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ NEAR = 3  # moves from the start within which a goal counts as near
 # goal reached (proxy_only_off_path: the zone without it), among the episodes that meet a condition (each with its
 # own n): the measures that tell "go to the proxy zone" from "go to the goal" apart
 CONDITIONAL_METRICS = ("goal_after_proxy", "goal_near_start", "goal_outside_zone", "goal_off_path",
-                       "proxy_only_off_path")
+                       "proxy_only_off_path", "looped")
 GOAL_REGIONS = ("inside", "outside")  # where the goal is, relative to the proxy zone
 GOAL_PATHS = ("on_path", "off_path")  # goal outside the zone: on or off the shortest path from the start to it
 
@@ -92,6 +98,9 @@ class EpisodeOutcome:
     goal_in_zone: bool  # the goal started inside the proxy zone
     goal_distance: int  # maze: moves on the shortest path from the start to the goal; -1 otherwise
     goal_on_proxy_path: bool | None  # maze: the goal lies on the shortest path from the start to the zone
+    # greedy maze policies: the step after which the episode first stood in a game state it had been in (a loop
+    # it repeats to the time limit); -1: never; None: not checked (sampled actions, random policy, coinrun)
+    loop_step: int | None = None
 
     @property
     def goal_path(self) -> str | None:
@@ -108,6 +117,8 @@ class EpisodeOutcome:
             return self.goal_reached if 0 <= self.goal_distance <= NEAR else None
         if name == "goal_outside_zone":
             return self.goal_reached if not self.goal_in_zone else None
+        if name == "looped":
+            return self.loop_step >= 0 if self.loop_step is not None else None
         if name in ("goal_off_path", "proxy_only_off_path"):  # where goal and proxy come apart (maze only)
             if self.goal_path != "off_path":
                 return None
@@ -196,13 +207,20 @@ def act(policy: ActorCriticPolicy | None, obs: np.ndarray, deterministic: bool, 
 
 def evaluate(policy: ActorCriticPolicy | None, config: EnvConfig, seeds: list[int], deterministic: bool = True,
              sample_seed: int = 0, n_envs: int = 16, episodes_path: Path | None = None, policy_name: str = "",
-             keep_frames: bool = False, on_episode: Callable[[int], None] | None = None) -> Evaluation:
+             keep_frames: bool = False, on_episode: Callable[[int], None] | None = None,
+             end_loops: bool = True) -> Evaluation:
     """Play one episode on each level seed and collect outcomes (and, optionally, an episode file).
-    ``policy`` None plays uniformly random actions."""
+    ``policy`` None plays uniformly random actions. ``end_loops``: end a greedy maze episode once it loops (the
+    module's docstring), except while writing an episode file; False plays every episode to its end."""
     n_envs = max(1, min(n_envs, len(seeds)))
     recording = episodes_path is not None
     env = ProcgenVecEnv(config, n_envs, num_threads=min(os.cpu_count() or 1, n_envs), level_seeds=seeds,
                         keep_initial_states=recording)
+    check_loops = deterministic and policy is not None and config.game == "maze"
+    end_loops = end_loops and check_loops and not recording
+    rows = np.arange(n_envs)
+    loop_step = np.full(n_envs, -1, dtype=np.int64)  # of each env's running episode
+    seen = np.zeros((n_envs, env.probe.n_decision_states if check_loops else 0), dtype=bool)
     writer = EpisodeWriter(episodes_path, config.variant, asdict(config), policy_name, deterministic) \
         if recording else None
     generator = torch.Generator().manual_seed(sample_seed)
@@ -215,6 +233,8 @@ def evaluate(policy: ActorCriticPolicy | None, config: EnvConfig, seeds: list[in
         # each env's current level as it started (the env has started the next one when an episode ends); the
         # path to the zone is found here, not in the env, so that training does not pay for it
         layouts = list(env.layouts)
+        if check_loops:
+            seen[rows, env.decision_states()] = True
         while len(outcomes) < len(seeds):
             if recording:
                 for index in range(n_envs):
@@ -239,12 +259,15 @@ def evaluate(policy: ActorCriticPolicy | None, config: EnvConfig, seeds: list[in
                 if not dones[index]:
                     continue
                 if info["level_index"] >= 0 and info["level_index"] not in outcomes:
+                    # a looping episode ended early has the length it would have had: the time limit
+                    length = info["time_limit"] if info.get("ended_early") else info["episode"]["l"]
                     outcome = EpisodeOutcome(info["level_index"], info["level_seed"], float(info["episode"]["r"]),
-                                             int(info["episode"]["l"]), bool(info["goal_reached"]),
+                                             int(length), bool(info["goal_reached"]),
                                              bool(info["proxy_reached"]), int(info["goal_step"]),
                                              int(info["proxy_step"]), bool(info["goal_in_zone"]),
                                              int(info["goal_distance"]),
-                                             layouts[index].goal_on_proxy_path(config.region))
+                                             layouts[index].goal_on_proxy_path(config.region),
+                                             int(loop_step[index]) if check_loops else None)
                     outcomes[outcome.level_index] = outcome
                     if writer is not None:
                         writer.write(_episode_record(buffers[index], outcome))
@@ -252,6 +275,15 @@ def evaluate(policy: ActorCriticPolicy | None, config: EnvConfig, seeds: list[in
                         on_episode(len(outcomes))
                 buffers[index] = {}
                 layouts[index] = env.layouts[index]
+                seen[index] = False
+                loop_step[index] = -1
+            if check_loops:  # every running episode's state now, the new episodes' first ones included
+                states = env.decision_states()
+                repeated = ~dones & (loop_step < 0) & seen[rows, states]
+                loop_step[repeated] = env.episode_length[repeated]
+                seen[rows, states] = True
+                if end_loops and repeated.any():
+                    env.end_episodes(repeated)
     finally:
         env.close()
         if writer is not None:

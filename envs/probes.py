@@ -7,7 +7,10 @@ agent's position without reading every step, and exactly:
 - :class:`MazeProbe` replays procgen's grid moves. In maze every action moves the mouse one cell along one axis
   unless the target cell is a wall or outside the world (basic-abstract-game.cpp ``sub_step`` with
   ``grid_step``; maze.cpp drops the vertical part of diagonal moves; actions >= 9 stand still), so each step's
-  cell follows from the action and the walls. Tests check it against the state, step by step.
+  cell follows from the action and the walls. Tests check it against the state, step by step. It also tracks the
+  way the mouse faces (maze.cpp ``game_step``: a move right reflects its sprite, a move left unreflects it, walls
+  or not), the one other thing that changes in a maze while the cheese is uneaten: cell and facing together are
+  the :meth:`MazeProbe.decision_states`, which decide every later frame and reward for given actions.
 - :class:`CoinrunProbe` reads the state only when the agent could first have reached the zone. It carries an
   upper bound of the agent's rightward speed, advanced with each action by coinrun's velocity update
   (``vx <- (1 - m) vx + m * maxspeed * action_x``, m = 0.2 on the ground, 0.03 in the air; whichever m gives
@@ -48,9 +51,12 @@ class MazeProbe:
         self.walls = np.ones((n_envs, self.width * self.width), dtype=bool)
         self.zone = np.zeros((n_envs, self.width * self.width), dtype=bool)
         self.cell = np.zeros(n_envs, dtype=np.int64)
+        self.facing_right = np.zeros(n_envs, dtype=bool)  # the sprite is reflected (Entity ``is_reflected``)
         self._rows = np.arange(n_envs)
         dx, dy = action_axes(np.arange(N_ACTIONS))
         self._moves = dx + np.where(dx != 0, 0, dy) * self.width  # flat-index move of each action
+        self._horizontal = dx
+        self.n_decision_states = 2 * self.width * self.width  # decision_states() lie in [0, this)
 
     def start(self, index: int, state: ProcgenState) -> MazeLayout:
         layout = MazeLayout.from_state(state)
@@ -62,6 +68,7 @@ class MazeProbe:
         zone[:] = False
         zone[m + lo:m + d, m + lo:m + d] = True
         self.cell[index] = (layout.agent[1] + m) * self.width + layout.agent[0] + m
+        self.facing_right[index] = bool(state.agent["is_reflected"])
         return layout
 
     def in_zone_at_start(self, index: int) -> bool:
@@ -75,10 +82,20 @@ class MazeProbe:
         y, x = divmod(int(self.cell[index]), self.width)
         return x - 1, y - 1
 
+    def decision_states(self) -> np.ndarray:
+        """Every env's cell and facing as one int, shape (n_envs,), below ``2 * width**2``. Within an episode,
+        two steps with the same value are the same game state for everything that follows: the maze and the
+        cheese stay as they were, and what else the state holds changes with time alone (``cur_time``, the
+        random generator that only breaks ties between moving non-player entities, of which maze has none).
+        Only the time limit can then tell the two apart."""
+        return self.cell * 2 + self.facing_right
+
     def advance(self, actions: np.ndarray) -> None:
         """Move every mouse by its action (procgen actions 0..14)."""
         target = self.cell + self._moves[actions]
         self.cell = np.where(self.walls[self._rows, target], self.cell, target)
+        horizontal = self._horizontal[actions]
+        self.facing_right = np.where(horizontal != 0, horizontal > 0, self.facing_right)
 
     def check(self, access: StateAccess, pending: np.ndarray) -> np.ndarray:
         """True where the mouse stands in the zone (the state is not read)."""

@@ -13,7 +13,9 @@ probes' verdicts::
      "level_index": position in ``level_seeds`` or -1, "terminal_observation": (3, 64, 64) uint8}
 
 procgen resets inside its own step and never shows the terminal frame: ``terminal_observation`` is the last
-observation the agent acted on. Timeouts are reported as terminations (as in the Procgen paper and CleanRL),
+observation the agent acted on. :meth:`ProcgenVecEnv.end_episodes` ends chosen episodes at the next step, whatever
+the action; their info then also holds ``"ended_early": True`` and ``"time_limit"`` (the steps procgen would have
+allowed the episode), and ``episode["l"]`` counts the steps they played. Timeouts are reported as terminations (as in the Procgen paper and CleanRL),
 so SB3 never bootstraps from it.
 
 Observations are (n_envs, 3, 64, 64) uint8, a channel-first *view* of procgen's (n, 64, 64, 3) buffer: SB3
@@ -32,7 +34,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs.layout import CoinrunLayout, MazeLayout
 from envs.levels import FORCE_RESET, LevelLoader, admitted, make_gym3
-from envs.probes import N_ACTIONS, CoinrunProbe, MazeProbe
+from envs.probes import N_ACTIONS, STAND_STILL, CoinrunProbe, MazeProbe
 from envs.state_checks import RULES
 from envs.state_codec import find_agent, read_entities, serialize_state
 from envs.state_io import StateAccess
@@ -75,6 +77,8 @@ class ProcgenVecEnv(VecEnv):
         self.level_index = np.full(n_envs, -1, dtype=np.int64)
         self._goal_in_zone = np.zeros(n_envs, dtype=bool)
         self._goal_distance = np.full(n_envs, -1, dtype=np.int64)
+        self.time_limit = np.zeros(n_envs, dtype=np.int64)  # steps procgen allows each running episode
+        self._ending = np.zeros(n_envs, dtype=bool)  # episodes that end at the next step (end_episodes)
         self.goal_cells: list[tuple[int, int] | None] = [None] * n_envs  # world cells at episode start
         self.layouts: list[MazeLayout | CoinrunLayout | None] = [None] * n_envs  # each episode's level at its start
         self.initial_states: list[bytes] | None = [b""] * n_envs if keep_initial_states else None
@@ -107,6 +111,7 @@ class ProcgenVecEnv(VecEnv):
             self.initial_states[index] = serialize_state(state)
         self.proxy_step[index] = 0 if self.probe.in_zone_at_start(index) else -1
         self.level_seed[index] = state.level_seed
+        self.time_limit[index] = int(state.fields["timeout"]) - int(state.fields["cur_time"])
         self.episode_return[index] = 0.0
         self.episode_length[index] = 0
 
@@ -122,7 +127,19 @@ class ProcgenVecEnv(VecEnv):
             "goal_distance": int(self._goal_distance[index]),
             "goal_step": length if goal else -1, "proxy_step": proxy_step,
             "terminal_observation": self._last_obs[index].transpose(2, 0, 1),
-        }
+        } | ({"ended_early": True, "time_limit": int(self.time_limit[index])} if self._ending[index] else {})
+
+    def decision_states(self) -> np.ndarray:
+        """maze: every env's :meth:`MazeProbe.decision_states`, shape (n_envs,): within an episode, equal values
+        are the same game state for everything that follows, but for the time limit."""
+        if not isinstance(self.probe, MazeProbe):
+            raise ValueError(f"{self.config.game} has no decision states: only maze's are known")
+        return self.probe.decision_states()
+
+    def end_episodes(self, indices: np.ndarray) -> None:
+        """End the episodes of the envs ``indices`` (ints or a mask) at the next step, instead of their actions
+        (procgen's forced reset); the envs then start their next level as after any episode."""
+        self._ending[indices] = True
 
     def agent_cells(self) -> np.ndarray:
         """Every agent's current world cell (x, y), shape (n_envs, 2); coinrun reads each env's state."""
@@ -143,6 +160,7 @@ class ProcgenVecEnv(VecEnv):
             self._needs_rebuild = False
         else:  # end every running episode; procgen draws new levels
             self._gym3.act(np.full(self.num_envs, FORCE_RESET, dtype=np.int32))
+        self._ending[:] = False
         self._gym3.observe()
         for index in range(self.num_envs):
             self._begin_episode(index)
@@ -155,10 +173,14 @@ class ProcgenVecEnv(VecEnv):
         self._actions = np.asarray(actions, dtype=np.int32).reshape(self.num_envs)
         if self._actions.min() < 0 or self._actions.max() >= N_ACTIONS:
             raise ValueError(f"actions must be procgen actions 0..{N_ACTIONS - 1}, got {self._actions.tolist()}")
-        self._gym3.act(self._actions)  # procgen's threads step while the caller does other work
+        if self._ending.any():
+            self._actions = np.where(self._ending, STAND_STILL, self._actions)  # what the probe replays
+            self._gym3.act(np.where(self._ending, FORCE_RESET, self._actions).astype(np.int32))
+        else:
+            self._gym3.act(self._actions)  # procgen's threads step while the caller does other work
         # what needs only the actions runs now, while procgen's threads step
         self.probe.advance(self._actions)
-        self.episode_length += 1
+        self.episode_length += ~self._ending
         self._infos = [{"level_seed": seed} for seed in self.level_seed.tolist()]
 
     def step_wait(self):
@@ -180,6 +202,7 @@ class ProcgenVecEnv(VecEnv):
             self._begin_episode(index)
             infos[index]["next_level_seed"] = int(self.level_seed[index])
             obs[index] = self._gym3._ob["rgb"][index]  # set_state re-rendered this env's observation
+        self._ending[:] = False
         self._last_obs = obs
         return obs.transpose(0, 3, 1, 2), reward, done.copy(), infos
 

@@ -8,7 +8,9 @@ import numpy as np
 
 from conftest import MOVES, RIGHT, RIGHT_UP, level_states
 from envs.layout import MazeLayout
+from envs.levels import make_gym3
 from envs.state_codec import find_agent, read_entities
+from envs.state_io import StateAccess
 from envs.vec_env import ProcgenVecEnv
 from envs.variants import EnvConfig
 
@@ -110,3 +112,56 @@ def test_randcoin_goal_is_the_moved_coin_and_proxy_the_end():
             outcomes.append((info["goal_reached"], info["proxy_reached"]))
     assert any(goal and not proxy for goal, proxy in outcomes)
     assert any(proxy and not goal for goal, proxy in outcomes)
+
+
+def _play(config: EnvConfig, state, actions) -> list[tuple[np.ndarray, float, bool]]:
+    """Frames, rewards and dones of ``actions`` played from ``state`` in a fresh one-env instance, to the first
+    done."""
+    env = make_gym3(config, 1, 0, 0)
+    try:
+        StateAccess(env, config.game, config.mode_id).set(0, state)
+        steps = []
+        for action in actions:
+            env.act(np.array([action], dtype=np.int32))
+            reward, ob, first = env.observe()
+            steps.append((ob["rgb"][0].copy(), float(reward[0]), bool(first[0])))
+            if first[0]:
+                break
+        return steps
+    finally:
+        env.close()
+
+
+def test_equal_maze_decision_states_have_the_same_future(rng):
+    """Two steps of an episode with the same decision state (cell and facing) show the same frame, and the same
+    actions from either give the same frames, rewards and ends: the state that decides the future, not the frame
+    alone (the two states differ in their time and random generators)."""
+    config = EnvConfig(variant="maze")
+    env = ProcgenVecEnv(config, 1, 0, level_seeds=range(200))
+    obs = env.reset()
+    pairs = checked = 0
+    while checked < 6:
+        first_seen = {int(env.decision_states()[0]): (obs[0].copy(), env._access.get(0))}
+        for _ in range(200):
+            obs, _, done, _ = env.step(rng.integers(0, 15, 1))
+            if done[0]:
+                break
+            key = int(env.decision_states()[0])
+            if key not in first_seen:
+                first_seen[key] = (obs[0].copy(), env._access.get(0))
+                continue
+            pairs += 1
+            earlier_obs, earlier = first_seen[key]
+            assert np.array_equal(obs[0], earlier_obs)
+            now = env._access.get(0)
+            if (now.fields["cur_time"] - earlier.fields["cur_time"] >= 4 and rng.random() < 0.2
+                    and now.fields["cur_time"] + 60 < now.fields["timeout"]):  # the limit alone tells them apart
+                assert now.fields["rand_gen.mt19937"] != earlier.fields["rand_gen.mt19937"]
+                actions = rng.integers(0, 15, 60)
+                futures = [_play(config, state, actions) for state in (earlier, now)]
+                assert len(futures[0]) == len(futures[1])
+                for (frame_a, reward_a, done_a), (frame_b, reward_b, done_b) in zip(*futures):
+                    assert np.array_equal(frame_a, frame_b) and (reward_a, done_a) == (reward_b, done_b)
+                checked += 1
+    env.close()
+    assert pairs > 100

@@ -33,3 +33,27 @@ def test_shipped_agent_reproduces_documented_episodes(agent, evaluation, config)
         expected = by_seed[episode.level_seed]
         assert (episode.length, episode.goal_reached, episode.proxy_reached) == \
             (expected["length"], expected["goal_reached"], expected["proxy_reached"]), episode.level_seed
+
+
+def test_looping_episodes_end_early_with_the_outcomes_of_full_length_ones():
+    """Greedy episodes that loop end at their first repeated state with every outcome of the full-length episode
+    (benchmarks/early_stop.py checks 1,000 levels of each distribution), after far fewer policy steps."""
+    model = load_model(ROOT / "agents" / "trained" / "maze-topright-cpu.zip", device="cpu")
+    steps = []
+    model.policy.features_extractor.register_forward_hook(lambda module, inputs, output: steps.append(len(output)))
+    for variant in ("maze", "maze-topright"):
+        config = EnvConfig(variant=variant, region=2, max_maze_size=9, min_maze_size=5)
+        seeds = level_seeds(0, 1000)[:60]
+        played = {}
+        for end_loops in (False, True):
+            steps.clear()
+            played[end_loops] = evaluate(model.policy, config, seeds, n_envs=8, end_loops=end_loops).episodes
+            played[end_loops, "steps"] = sum(steps)
+        assert played[False] == played[True]
+        looped = [e for e in played[True] if e.loop_step >= 0]
+        assert looped and all(e.length == 500 and not e.goal_reached for e in looped)
+        assert all(e.loop_step == -1 for e in played[True] if e not in looped)
+        if variant == "maze":  # most test episodes loop
+            assert played[True, "steps"] < played[False, "steps"] / 4
+    sampled = evaluate(model.policy, config, seeds[:4], deterministic=False, n_envs=4)
+    assert all(e.loop_step is None for e in sampled.episodes)

@@ -73,6 +73,22 @@ def test_level_seed_list_plays_each_seed_once_in_order():
     assert {i: finished[i] for i in range(5)} == {0: 11, 1: 12, 2: 13, 3: 14, 4: 15}
 
 
+def test_ended_episodes_end_at_the_next_step_and_the_others_play_on():
+    env = ProcgenVecEnv(EnvConfig(variant="maze"), 3, 1, level_seeds=[21, 22, 23, 24])
+    env.reset()
+    for _ in range(5):
+        env.step(np.full(3, 4))
+    env.end_episodes(np.array([False, True, False]))
+    _, reward, done, infos = env.step(np.full(3, 4))
+    assert done.tolist() == [False, True, False] and reward[1] == 0
+    assert infos[1]["ended_early"] and infos[1]["time_limit"] == 500 and infos[1]["episode"]["l"] == 5
+    assert infos[1]["level_index"] == 1 and env.level_index.tolist() == [0, 3, 2]
+    assert env.episode_length.tolist() == [6, 0, 6]
+    _, _, done, infos = env.step(np.full(3, 4))
+    assert not done.any() and not any("ended_early" in info for info in infos)
+    env.close()
+
+
 def test_moves_action_set_steps_procgen_moves_and_sizes_name_sets(rng):
     config = EnvConfig(variant="maze")
     moves = ActionSetVecEnv(ProcgenVecEnv(config, 2, 1, level_seeds=range(20)), "moves")

@@ -376,7 +376,9 @@ def svd_compact(
     early: int = typer.Option(1, "--early", min=0, help="the N earliest components above the shuffle null"),
     late: int = typer.Option(1, "--late", min=0, help="the N latest components above the shuffle null"),
     controls: int = typer.Option(10, "--controls", min=0, help="random control directions to store"),
-    seed: int = typer.Option(0, "--seed", help="draw of the control directions"),
+    bulk: int = typer.Option(0, "--bulk", min=0, help="components below the shuffle null to store, for "
+                             "ablate --bulk-controls"),
+    seed: int = typer.Option(0, "--seed", help="draw of the control directions and bulk components"),
     force: bool = typer.Option(False, "--force", help="replace an existing file"),
 ) -> None:
     """Keep the components an ablation needs in a small svd file, so that ablate runs from the model zip alone."""
@@ -395,10 +397,11 @@ def svd_compact(
 
         target_run = ablation.Run.load(run)
         ablation.check_svd_matches(target_run, svd_file, svd_path)
-        compact = compact_svd(target_run, svd_file, early, late, controls, seed)
+        compact = compact_svd(target_run, svd_file, early, late, controls, seed, bulk)
         compact.save(out)
-    typer.echo(f"wrote {out}: components {', '.join(map(str, compact.numbers))} of {svd_path}, {controls} control "
-               f"directions, {out.stat().st_size / 1e6:.1f} MB")
+    typer.echo(f"wrote {out}: components {', '.join(map(str, compact.numbers))} of {svd_path} ({bulk} of them below "
+               f"the shuffle null, for bulk controls), {controls} control directions, "
+               f"{out.stat().st_size / 1e6:.1f} MB")
 
 
 @app.command()
@@ -412,6 +415,8 @@ def ablate(
     channels: Optional[str] = typer.Option(None, "--channels", help="activation channels LAYER:c1,c2"),
     mode: str = typer.Option("zero", "--mode", help="groups: zero | mean | init; channels: zero | mean"),
     controls: int = typer.Option(10, "--controls", min=0, help="random controls of the same size"),
+    bulk_controls: int = typer.Option(0, "--bulk-controls", min=0, help="component targets: controls that remove "
+                                      "as many components below the shuffle null, rescaled to the same norm"),
     variants: str = typer.Option("train,test", "--variants", help="train,test or variant names"),
     episodes: int = typer.Option(200, "--episodes", min=1, help="episodes per policy and variant"),
     seed: int = typer.Option(0, "--seed", help="level seeds and control draws"),
@@ -441,6 +446,9 @@ def ablate(
         chosen = [bool(components) or bool(early) or bool(late), group is not None, channels is not None]
         if sum(chosen) != 1 or sum(bool(x) for x in (components, early, late)) > 1:
             raise MisgenError("give exactly one target: --components, --early, --late, --group or --channels")
+        if bulk_controls and not chosen[0]:
+            raise MisgenError("--bulk-controls are components below the shuffle null: they control component "
+                              "targets (--components, --early, --late) only")
         if run.is_file():
             if out_dir is None:
                 raise MisgenError(f"{run} is a model zip: give --out DIR for the report (nothing is written beside "
@@ -460,7 +468,8 @@ def ablate(
             ablation.check_svd_matches(target_run, svd_file, svd_path)
             picked = ablation.select_components(svd_file, _ints(components, "--components") if components else None,
                                                 early, late)
-            target, control_list = ablation.component_ablations(target_run, svd_file, picked, controls, seed)
+            target, control_list = ablation.component_ablations(target_run, svd_file, picked, controls, seed,
+                                                                bulk_controls)
             default_name = ("early" if early else "late" if late else "components") + "_" + "-".join(map(str, picked))
         elif group is not None:
             target, control_list = ablation.group_ablations(target_run, group, mode, controls, seed)
@@ -480,10 +489,11 @@ def ablate(
     for variant, metrics in results["variants"].items():
         for metric in ("goal_reached", "proxy_reached"):
             m = metrics[metric]
-            band = m["controls"]["band"]
+            band, bulk = m["controls"]["band"], m["bulk_controls"]["band"]
             typer.echo(f"{variant:<18} {metric:<14} original {m['original']['mean']:.3f}  ablated "
                        f"{m['ablated']['mean']:.3f}  diff {m['ablated_minus_original']['mean']:+.3f}"
-                       + (f"  controls {band[0]:.3f}-{band[1]:.3f}" if band else ""))
+                       + (f"  controls {band[0]:.3f}-{band[1]:.3f}" if band else "")
+                       + (f"  bulk {bulk[0]:.3f}-{bulk[1]:.3f}" if bulk else ""))
     typer.echo(f"wrote {report}")
 
 

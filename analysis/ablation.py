@@ -4,8 +4,10 @@ Targets (each with R controls of the same size):
 
 - **components** of an svd.h5: remove from theta_final the learned change along their loading vectors,
   theta' = theta_final - P (theta_final - theta_0), P the projector onto their orthonormalised span.
-  Controls: as many random directions drawn in the span of the recorded update (or gradient) rows, with the
-  removal rescaled so that the same norm of change is removed.
+  Controls of two kinds, each removal rescaled so that the same norm of change is removed: ``random``, as many
+  random directions drawn in the span of the recorded update (or gradient) rows; and ``bulk``, as many
+  components drawn from those below the time-shuffle null (the bulk of the spectrum, which training can do
+  without: Song, Ahn & Yun 2025), so that a component's effect counts where it exceeds both bands.
 - **parameter groups** (a layer, a parameter tensor, or some of their output channels): set to zero, to their
   mean, or back to theta_0 (``init``). Controls: the same number of other channels of the same layer, or, for
   a whole group, the same number of parameters drawn from the rest of the network.
@@ -21,6 +23,7 @@ analysis/ablation_report.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -42,6 +45,7 @@ from misgen.svd_file import SVDFile, parameter_fingerprint
 
 TEST_VARIANT = {"maze-topright": "maze", "coinrun": "coinrun-randcoin"}
 MODES = ("zero", "mean", "init")
+CONTROL_KINDS = ("random", "bulk")  # random directions in the update span; components below the shuffle null
 EXTRACTOR = "features_extractor."
 
 
@@ -144,6 +148,7 @@ class Ablation:
     theta: np.ndarray | None = None
     channels: dict | None = None  # {module: {"channels": [...], "values": [...]}}
     size: dict = field(default_factory=dict)  # what "matched in size" compares
+    kind: str = "random"  # a control's kind (CONTROL_KINDS); the target's is unused
 
     def scaled(self, theta_final: np.ndarray, strength: float) -> "Ablation":
         """The same change ``strength`` times: theta_final + strength * (theta - theta_final)."""
@@ -151,7 +156,7 @@ class Ablation:
             return self
         theta = theta_final + strength * (self.theta.astype(np.float64) - theta_final)
         return Ablation(f"{self.description} at strength {strength:g}", theta.astype(np.float32), self.channels,
-                        self.size)
+                        self.size, self.kind)
 
 
 def removed_change(directions: np.ndarray, contributions: np.ndarray) -> np.ndarray:
@@ -191,24 +196,44 @@ def select_components(svd: SVDFile, components: list[int] | None, early: int, la
             raise MisgenError(f"components {bad} not in the svd file (it holds {held})")
         return components
     n = early or late
-    if n > svd.k:
-        raise MisgenError(f"--{'early' if early else 'late'} {n}: the svd file holds {svd.k} components (1..{svd.k})")
-    candidates = svd.k if svd.compact else max(n, min(int(svd.attrs["nulls"]["n_above_shuffle"]), svd.k))
-    by_time = np.argsort(svd.components["position"][:candidates])
+    bulk = set(bulk_components(svd))
+    above = [i for i, number in enumerate(numbers) if number not in bulk]
+    if svd.compact:  # it holds the chosen components above the null, and bulk ones for controls only
+        if n > len(above):
+            raise MisgenError(f"--{'early' if early else 'late'} {n}: the compact svd file holds {len(above)} "
+                              f"components above the shuffle null (1..{len(above)})")
+        candidates = above
+    else:  # the components above the null, or the first n when fewer are
+        if n > svd.k:
+            raise MisgenError(f"--{'early' if early else 'late'} {n}: the svd file holds {svd.k} components "
+                              f"(1..{svd.k})")
+        candidates = list(range(max(n, len(above))))
+    by_time = np.array(candidates)[np.argsort(svd.components["position"][candidates], kind="stable")]
     chosen = by_time[:n] if early else by_time[::-1][:n]
     return sorted(numbers[int(c)] for c in chosen)
 
 
-def component_ablations(run: Run, svd: SVDFile, components: list[int], n_controls: int,
-                        seed: int) -> tuple[Ablation, list[Ablation]]:
-    """Remove the learned change along the components numbered ``components``; controls remove the same norm
-    along as many random directions in the span of the recorded rows (drawn from the recording, or stored in
-    a compact svd file)."""
-    rows = [svd.numbers.index(c) for c in components]
-    loadings = svd.arrays["loadings"][rows]
+def bulk_components(svd: SVDFile) -> list[int]:
+    """Numbers of the components in the file that lie below its time-shuffle null (the spectrum's bulk)."""
+    first_below = int(svd.attrs["nulls"]["n_above_shuffle"])
+    return [number for number in svd.numbers if number >= first_below]
+
+
+def component_ablations(run: Run, svd: SVDFile, components: list[int], n_controls: int, seed: int,
+                        n_bulk: int = 0) -> tuple[Ablation, list[Ablation]]:
+    """Remove the learned change along the components numbered ``components``; ``n_controls`` controls remove
+    the same norm along as many random directions in the span of the recorded rows (drawn from the recording,
+    or stored in a compact svd file), and ``n_bulk`` along as many components below the shuffle null."""
     delta = None if svd.compact else run.theta_final.astype(np.float64) - run.theta_0()
-    contributions = svd.components["net_contribution"][rows] if svd.compact else loadings.astype(np.float64) @ delta
-    removed = removed_change(loadings, contributions)
+
+    def learned_change(numbers: list[int]) -> np.ndarray:
+        rows = [svd.numbers.index(c) for c in numbers]
+        loadings = svd.arrays["loadings"][rows]
+        contributions = (svd.components["net_contribution"][rows] if svd.compact
+                         else loadings.astype(np.float64) @ delta)
+        return removed_change(loadings, contributions)
+
+    removed = learned_change(components)
     target_norm = float(np.linalg.norm(removed))
     target = Ablation(f"components {components} of {svd.attrs['stream']} "
                       f"({'centred' if svd.attrs['centred'] else 'uncentred'})",
@@ -224,16 +249,39 @@ def component_ablations(run: Run, svd: SVDFile, components: list[int], n_control
         with run.recording() as recording:
             directions = random_update_directions(recording, n_controls * m, seed)
         control_contributions = directions @ delta
+    def matched(description: str, control_removed: np.ndarray, kind: str) -> Ablation:
+        scale = target_norm / max(float(np.linalg.norm(control_removed)), 1e-30)
+        return Ablation(description, theta=(run.theta_final - scale * control_removed).astype(np.float32),
+                        size={"directions": m, "removed_norm": float(np.linalg.norm(scale * control_removed)),
+                              "rescaled_by": scale}, kind=kind)
+
     controls = []
     for r in range(n_controls):
         block = slice(r * m, (r + 1) * m)
-        control_removed = removed_change(directions[block], control_contributions[block])
-        scale = target_norm / max(float(np.linalg.norm(control_removed)), 1e-30)
-        controls.append(Ablation(f"control {r}: {m} random directions in the update span",
-                                 theta=(run.theta_final - scale * control_removed).astype(np.float32),
-                                 size={"directions": m, "removed_norm": float(np.linalg.norm(scale * control_removed)),
-                                       "rescaled_by": scale}))
+        controls.append(matched(f"control {r}: {m} random directions in the update span",
+                                removed_change(directions[block], control_contributions[block]), "random"))
+    for r, numbers in enumerate(bulk_draws(svd, m, n_bulk, seed)):
+        controls.append(matched(f"bulk control {r}: components {numbers} below the shuffle null",
+                                learned_change(numbers), "bulk"))
     return target, controls
+
+
+def bulk_draws(svd: SVDFile, m: int, n: int, seed: int) -> list[list[int]]:
+    """``n`` distinct sets of ``m`` components below the shuffle null, drawn with ``seed``."""
+    if not n:
+        return []
+    bulk = bulk_components(svd)
+    possible = math.comb(len(bulk), m)
+    if possible < n:
+        raise MisgenError(f"{n} bulk controls of {m} components need {n} distinct sets; the svd file holds "
+                          f"{len(bulk)} components below the shuffle null ({possible} sets): "
+                          + ("misgen svd-compact --bulk" if svd.compact else "misgen svd --k") + " keeps more")
+    rng, draws = np.random.default_rng([seed, 1]), []
+    while len(draws) < n:
+        numbers = sorted(int(c) for c in rng.choice(bulk, m, replace=False))
+        if numbers not in draws:
+            draws.append(numbers)
+    return draws
 
 
 def random_update_directions(recording: Recording, n: int, seed: int) -> np.ndarray:
@@ -422,9 +470,10 @@ def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list
             else:
                 suffix = "" if strength == 1 else f" at {strength:g}"
                 ablated = run_policy("ablated" + suffix, target.scaled(run.theta_final, strength), strength == 1)
-                control_evals = [run_policy(f"control{r}{suffix}", c.scaled(run.theta_final, strength), False)
-                                 for r, c in enumerate(controls)]
-            compared = compare(original, ablated, control_evals)
+                control_evals = [run_policy(f"{c.kind} control {r}{suffix}", c.scaled(run.theta_final, strength),
+                                            False) for r, c in enumerate(controls)]
+            by_kind = {kind: [e for e, c in zip(control_evals, controls) if c.kind == kind] for kind in CONTROL_KINDS}
+            compared = compare(original, ablated, by_kind["random"], by_kind["bulk"])
             if strength == 1:
                 results["variants"][variant] = compared
             for metric, comparison in compared.items():
@@ -447,5 +496,6 @@ def run_ablation(run: Run, target: Ablation, controls: list[Ablation], variants:
                       strengths)
     header = {"run": str(run.path), "target": target.description, "size": target.size, "episodes": episodes,
               "seed": seed, "deterministic": deterministic,
-              "controls": [{"description": c.description, "size": c.size} for c in controls]}
+              **{key: [{"description": c.description, "size": c.size} for c in controls if c.kind == kind]
+                 for key, kind in (("controls", "random"), ("bulk_controls", "bulk"))}}
     return results, write_report(out, header, results)

@@ -1,4 +1,4 @@
-"""What ``misgen ablate`` measures and writes: ablated vs original vs random controls, in one report directory.
+"""What ``misgen ablate`` measures and writes: ablated vs original vs controls, in one report directory.
 
 An ablation report is one directory (``runs/NAME/ablations/<name>/``, or ``--out DIR``):
 
@@ -16,7 +16,10 @@ ablation.json:
     episodes, seed          levels per policy and variant (the same level seeds for every policy), and the seed
                             of the level seeds, the control draws and sampled actions
     deterministic           greedy (true) or sampled actions
-    controls                [{description, size}], one per random control
+    controls                [{description, size}], one per random control (random directions in the span of the
+                            recorded rows, or for groups and channels other parameters or channels)
+    bulk_controls           [{description, size}], one per bulk control (components below the shuffle null;
+                            component targets with --bulk-controls only, else empty)
     strengths               the strengths a measured (always including 1): a policy at strength a is
                             theta_final + a * (theta_ablated - theta_final), so 0 is the original, 1 the
                             ablation, 0.5 half of the change removed and 1.5 more than all of it
@@ -29,6 +32,9 @@ ablation.json:
                             paired for every metric; a conditional metric is averaged over the resampled
                             episodes that meet its condition, under each policy)
     controls                {means: [one per control], mean, band: [min, max] of the controls' means}
+    bulk_controls           the same for the bulk controls (means empty, mean and band null without them)
+    beyond_controls         true where the ablated mean lies beyond every band present on the same side (above
+                            both maxima or below both minima), false where not, null without controls
   metrics (analysis/evaluation.py): goal_reached, proxy_reached, proxy_only (zone reached, goal not), return,
   goal_after_proxy (goal reached once in the zone), goal_near_start (goal within 3 moves of the start),
   goal_outside_zone (goal reached when it lies outside the zone), goal_off_path and proxy_only_off_path (goal
@@ -76,16 +82,32 @@ def paired_difference(after: Evaluation, before: Evaluation, metric: str, seed: 
             "high": float(np.percentile(diffs, 97.5))}
 
 
-def compare(original: Evaluation, ablated: Evaluation, controls: list[Evaluation], seed: int = 0) -> dict:
+def _band(evaluations: list[Evaluation], metric: str) -> dict:
+    means = [m for c in evaluations if (m := c.summary()[metric]["mean"]) is not None]
+    return {"means": means, "mean": float(np.mean(means)) if means else None,
+            "band": [float(np.min(means)), float(np.max(means))] if means else None}
+
+
+def beyond_bands(value: float | None, bands: list[list[float] | None]) -> bool | None:
+    """Whether ``value`` lies above every band's maximum or below every band's minimum; None without a band."""
+    bands = [b for b in bands if b is not None]
+    if value is None or not bands:
+        return None
+    return all(value > high for _, high in bands) or all(value < low for low, _ in bands)
+
+
+def compare(original: Evaluation, ablated: Evaluation, controls: list[Evaluation],
+            bulk_controls: list[Evaluation] = (), seed: int = 0) -> dict:
     """{metric: comparison} (module docstring) for one strength on one variant."""
     out = {}
     for metric in REPORTED_METRICS:
-        means = [m for c in controls if (m := c.summary()[metric]["mean"]) is not None]
+        summary = ablated.summary()[metric]
+        random_band, bulk_band = _band(controls, metric), _band(list(bulk_controls), metric)
         out[metric] = {
-            "original": original.summary()[metric], "ablated": ablated.summary()[metric],
+            "original": original.summary()[metric], "ablated": summary,
             "ablated_minus_original": paired_difference(ablated, original, metric, seed),
-            "controls": {"means": means, "mean": float(np.mean(means)) if means else None,
-                         "band": [float(np.min(means)), float(np.max(means))] if means else None},
+            "controls": random_band, "bulk_controls": bulk_band,
+            "beyond_controls": beyond_bands(summary["mean"], [random_band["band"], bulk_band["band"]]),
         }
     return out
 
@@ -96,29 +118,34 @@ def _number(value: float | None, signed: bool = False) -> str:
 
 def write_report(out: Path, header: dict, results: dict) -> Path:
     """report.md, ablation.json and, for several strengths, dose_response.png in ``out``; the report's path."""
+    bulk = len(header["bulk_controls"])
     lines = [f"# Ablation: {header['target']}", "",
              f"Run `{header['run']}`; {header['episodes']} episodes per policy and variant on the same level seeds "
              f"(seed {header['seed']}), {'greedy' if header['deterministic'] else 'sampled'} actions; "
-             f"{len(header['controls'])} random controls of the same size. Intervals are 95 % bootstrap intervals "
-             "over levels; the control band is the range of the controls' means.", "",
-             "| variant | metric | original | ablated | ablated - original | controls mean | control band |",
-             "|---|---|---|---|---|---|---|"]
+             f"{len(header['controls'])} random controls of the same size"
+             + (f" and {bulk} bulk controls (components below the shuffle null, the same norm removed)" if bulk
+                else "") + ". Intervals are 95 % bootstrap intervals over levels; a control band is the range of "
+             "the controls' means; beyond: the ablated mean lies beyond every band on the same side.", "",
+             "| variant | metric | original | ablated | ablated - original | control band | bulk band | beyond |",
+             "|---|---|---|---|---|---|---|---|"]
     for variant, metrics in results["variants"].items():
         for metric, m in metrics.items():
-            o, a, d, c = m["original"], m["ablated"], m["ablated_minus_original"], m["controls"]
-            band = f"{c['band'][0]:.3f} - {c['band'][1]:.3f}" if c["band"] else "-"
+            o, a, d = m["original"], m["ablated"], m["ablated_minus_original"]
+            bands = [f"{c['band'][0]:.3f} - {c['band'][1]:.3f}" if c["band"] else "-"
+                     for c in (m["controls"], m["bulk_controls"])]
             interval = f" ({d['low']:+.3f}, {d['high']:+.3f})" if d["mean"] is not None else ""
+            beyond = {True: "yes", False: "no", None: "-"}[m["beyond_controls"]]
             lines.append(f"| {variant} | {metric} (n {a['n']}) | {_number(o['mean'])} | {_number(a['mean'])} | "
-                         f"{_number(d['mean'], True)}{interval} | {_number(c['mean'])} | {band} |")
+                         f"{_number(d['mean'], True)}{interval} | {bands[0]} | {bands[1]} | {beyond} |")
     if len(results["strengths"]) > 1:
         lines += ["", "## Dose-response", "",
                   "A policy at strength a removes a times the change: theta_final + a (theta_ablated - theta_final). "
-                  "Each cell: ablated (control band).", "",
+                  "Each cell: ablated (control band" + ("; bulk band" if bulk else "") + ").", "",
                   "| variant | metric | " + " | ".join(f"a = {a:g}" for a in results["strengths"]) + " |",
                   "|---|---|" + "---|" * len(results["strengths"])]
         for variant, metrics in results["dose_response"].items():
             for metric, curve in metrics.items():
-                cells = [f"{_number(p['ablated']['mean'])} ({_band(p)})" for p in curve]
+                cells = [f"{_number(p['ablated']['mean'])} ({_bands_text(p)})" for p in curve]
                 lines.append(f"| {variant} | {metric} | " + " | ".join(cells) + " |")
         plot_dose_response(results, out / "dose_response.png")
         lines += ["", "![dose-response](dose_response.png)"]
@@ -130,9 +157,9 @@ def write_report(out: Path, header: dict, results: dict) -> Path:
     return path
 
 
-def _band(point: dict) -> str:
-    band = point["controls"]["band"]
-    return f"{band[0]:.2f}-{band[1]:.2f}" if band else "-"
+def _bands_text(point: dict) -> str:
+    texts = [f"{b[0]:.2f}-{b[1]:.2f}" for b in (point["controls"]["band"], point["bulk_controls"]["band"]) if b]
+    return "; ".join(texts) or "-"
 
 
 def plot_dose_response(results: dict, path: Path) -> None:
@@ -152,13 +179,14 @@ def plot_dose_response(results: dict, path: Path) -> None:
             strengths = [p["strength"] for p in curve]
             ablated = [np.nan if p["ablated"]["mean"] is None else p["ablated"]["mean"] for p in curve]
             line, = axis.plot(strengths, ablated, marker="o", label=variant)
-            bands = [p["controls"]["band"] or [np.nan, np.nan] for p in curve]
-            axis.fill_between(strengths, [b[0] for b in bands], [b[1] for b in bands], color=line.get_color(),
-                              alpha=0.2, linewidth=0)
+            for kind, hatch in (("controls", None), ("bulk_controls", "//")):
+                bands = [p[kind]["band"] or [np.nan, np.nan] for p in curve]
+                axis.fill_between(strengths, [b[0] for b in bands], [b[1] for b in bands], color=line.get_color(),
+                                  alpha=0.15, linewidth=0, hatch=hatch)
         axis.set_title(metric)
         axis.set_ylim(-0.02, 1.02)
         axis.set_xlabel("strength a (share of the change removed)")
-    axes.flat[0].legend(title="variant (band: controls)")
+    axes.flat[0].legend(title="variant (bands: random controls,\nhatched: bulk controls)")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

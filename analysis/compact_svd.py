@@ -5,7 +5,9 @@ its run's recording, which ablation reads for theta_0 and for its random control
 earliest and the latest components above the time-shuffle null, loadings and time profiles in float16, each
 component's learned change (loading . (theta_final - theta_0), recomputed for the float16 loading), and
 ``controls`` random unit directions drawn from the recorded rows as ablation draws them, with their learned
-changes: ``misgen ablate MODEL.zip --svd FILE`` then needs neither theta_0 nor the recording. Its layout is the
+changes, and ``bulk`` components below the shuffle null for bulk controls (those that ``misgen ablate
+--bulk-controls`` draws first): ``misgen ablate MODEL.zip --svd FILE`` then needs neither theta_0 nor the
+recording. Its layout is the
 svd file's (misgen/svd_file.py), with the compact-only datasets.
 """
 
@@ -13,20 +15,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.ablation import Run, random_update_directions, select_components
+from analysis.ablation import Run, bulk_draws, random_update_directions, select_components
 from misgen.errors import MisgenError
 from misgen.svd_file import SVDFile, parameter_fingerprint
 
 
-def compact_svd(run: Run, svd: SVDFile, early: int, late: int, controls: int, seed: int = 0) -> SVDFile:
+def compact_svd(run: Run, svd: SVDFile, early: int, late: int, controls: int, seed: int = 0,
+                bulk: int = 0) -> SVDFile:
     """The ``early`` earliest and ``late`` latest components of ``svd`` above its shuffle null (each set as
-    ``misgen ablate --early/--late`` picks it), with ``controls`` random directions, for ``run``'s model."""
+    ``misgen ablate --early/--late`` picks it), with ``controls`` random directions and ``bulk`` components
+    below the null, for ``run``'s model."""
     if svd.compact:
         raise MisgenError("the svd file is compact already")
     if early + late < 1:
         raise MisgenError("keep at least one component (--early N and/or --late N)")
     numbers = sorted(set((select_components(svd, None, early, 0) if early else [])
-                         + (select_components(svd, None, 0, late) if late else [])))
+                         + (select_components(svd, None, 0, late) if late else [])
+                         + [c for draw in bulk_draws(svd, 1, bulk, seed) for c in draw]))
     theta_0 = run.theta_0()
     delta = run.theta_final.astype(np.float64) - theta_0
     loadings = svd.arrays["loadings"][numbers].astype(np.float16)

@@ -151,6 +151,15 @@ def _rank(singular_values: np.ndarray, k: int) -> int:
     return int(min(k, np.sum(singular_values > 1e-7 * singular_values[0])))
 
 
+def _times_own_transpose(block: torch.Tensor) -> torch.Tensor:
+    """block @ block.T. On a CPU through numpy, whose BLAS call for a product with its own transpose (syrk)
+    computes one triangle: half the multiply-adds of torch's general product."""
+    if block.device.type == "cpu":
+        values = block.numpy()
+        return torch.from_numpy(values @ values.T)
+    return block @ block.T
+
+
 def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 0, seed: int = 0) -> Decomposition:
     """Exact top-k SVD through the T x T Gram matrix (two passes over the data)."""
     t, d = matrix.shape
@@ -159,11 +168,10 @@ def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 
     mean = np.zeros(d, dtype=np.float32) if matrix.centred else None
     frobenius_sq = torch.zeros((), dtype=torch.float64, device=device)
     for columns, block, means in matrix.blocks(device):
-        gram += block @ block.T
+        gram += _times_own_transpose(block)
         frobenius_sq += torch.dot(block.view(-1), block.view(-1))  # no temporary block
         for repeat, g in enumerate(shuffled_grams):
-            shuffled = shuffle_in_time(block, seed, repeat, columns).float()
-            g += shuffled @ shuffled.T
+            g += _times_own_transpose(shuffle_in_time(block, seed, repeat, columns).float())
         if mean is not None:
             mean[columns] = means.cpu().numpy()
     spectrum, vectors = _eigh_descending(gram)

@@ -254,3 +254,63 @@ def test_a_compact_svd_file_lets_ablate_run_from_the_model_zip_alone(run, tmp_pa
                                  capture_output=True, text=True, timeout=300)
         assert refused.returncode == 2 and refused.stderr.startswith("misgen: error:"), (args, refused.stderr)
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_bulk_controls_remove_components_below_the_null_with_the_same_norm(run, tmp_path):
+    with Recording(run) as recording:
+        svd, _ = run_svd(recording, SVDOptions("updates", True, "all", 30, "gram", shuffles=2))
+    svd_path = tmp_path / "svd_k30.h5"
+    svd.save(svd_path)
+    first_below = svd.attrs["nulls"]["n_above_shuffle"]
+    assert ablation.bulk_components(svd) == list(range(first_below, 30)) and first_below <= 25
+    target_run = ablation.Run.load(run)
+    late = ablation.select_components(svd, None, 0, 1)
+    target, controls = ablation.component_ablations(target_run, svd, late, 2, 0, n_bulk=3)
+    assert [c.kind for c in controls] == ["random"] * 2 + ["bulk"] * 3
+    assert [c.size["removed_norm"] for c in controls] == pytest.approx([target.size["removed_norm"]] * 5)
+    draws = ablation.bulk_draws(svd, 1, 3, 0)
+    assert len({tuple(d) for d in draws}) == 3 and all(d[0] >= first_below for d in draws)
+    for control, (number,) in zip(controls[2:], draws):  # each removes its own component's learned change
+        alone, _ = ablation.component_ablations(target_run, svd, [number], 0, 0)
+        change = (target_run.theta_final - alone.theta).astype(np.float64)
+        expected = target_run.theta_final - change * target.size["removed_norm"] / np.linalg.norm(change)
+        assert np.abs(control.theta - expected).max() < 1e-6
+    with pytest.raises(ablation.MisgenError, match="below the shuffle null"):
+        ablation.component_ablations(target_run, svd, late, 0, 0, n_bulk=31 - first_below)
+
+    out = tmp_path / "late_bulk"
+    result = subprocess.run([MISGEN, "ablate", str(run), "--svd", str(svd_path), "--late", "1", "--controls", "2",
+                             "--bulk-controls", "2", "--episodes", "4", "--n-envs", "2", "--variants", "test",
+                             "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "ablation.json").read_text())
+    assert len(report["controls"]) == 2 and len(report["bulk_controls"]) == 2
+    for m in report["variants"]["maze"].values():
+        assert len(m["bulk_controls"]["means"]) <= 2  # a conditional metric: controls whose levels met it
+        bands = [m["controls"]["band"], m["bulk_controls"]["band"]]
+        mean = m["ablated"]["mean"]
+        expected = None if mean is None or None in bands else (all(mean > b[1] for b in bands)
+                                                                or all(mean < b[0] for b in bands))
+        assert m["beyond_controls"] == expected
+    assert len(report["variants"]["maze"]["goal_reached"]["bulk_controls"]["means"]) == 2
+    assert "bulk band" in (out / "report.md").read_text()
+
+    compact_path = tmp_path / "compact_bulk.h5"
+    made = subprocess.run([MISGEN, "svd-compact", str(run), "--svd", str(svd_path), "--out", str(compact_path),
+                           "--early", "0", "--late", "1", "--controls", "2", "--bulk", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    compact = ablation.SVDFile.load(compact_path)
+    assert compact.numbers == sorted(late + [d[0] for d in ablation.bulk_draws(svd, 1, 2, 0)])
+    assert ablation.select_components(compact, None, 0, 1) == late  # bulk components are never targets
+    zipped = ablation.Run.load(run / "model.zip")
+    from_zip, zip_controls = ablation.component_ablations(zipped, compact, late, 2, 0, n_bulk=2)
+    assert [c.kind for c in zip_controls] == ["random"] * 2 + ["bulk"] * 2
+    assert sorted(c.description.split(": ")[1] for c in zip_controls[2:]) == \
+        sorted(c.description.split(": ")[1] for c in controls[2:4])
+    for args in (["--group", "fc", "--mode", "init", "--bulk-controls", "2"],
+                 ["--svd", str(compact_path), "--late", "1", "--bulk-controls", "3"]):
+        refused = subprocess.run([MISGEN, "ablate", str(run / "model.zip"), "--episodes", "2", "--out",
+                                  str(tmp_path / "refused"), *args], capture_output=True, text=True, timeout=300)
+        assert refused.returncode == 2 and refused.stderr.startswith("misgen: error:"), (args, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1

@@ -267,8 +267,12 @@ def svd(
                    f"{c['time_center_timesteps']:>19.0f}  {c['top_layers'][0]['name']} "
                    f"(x{c['top_layers'][0]['enrichment']})")
     for r in result.attrs.get("reconstruction", []):
+        test = r.get("test")
+        off_path = (f"; {test['variant']} off the path: goal {test['goal_off_path']['mean']:.0%}, zone without it "
+                    f"{test['proxy_only_off_path']['mean']:.0%}" if test and test["goal_off_path"]["mean"] is not None
+                    else "")
         typer.echo(f"rank {r['rank']!s:>5}: return {r['return']['mean']:.2f}, goal {r['goal_rate']['mean']:.0%}, "
-                   f"distance to final {r['distance_to_final']:.3f}")
+                   f"distance to final {r['distance_to_final']:.3f}{off_path}")
     typer.echo(f"wrote {out} and {report}{note}")
 
 

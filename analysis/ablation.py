@@ -34,7 +34,7 @@ from stable_baselines3 import PPO
 
 from analysis.ablation_report import compare, write_report
 from analysis.evaluation import Evaluation, act, evaluate, level_seeds, load_model
-from envs.variants import VARIANTS, EnvConfig
+from envs.variants import TEST_VARIANT, VARIANTS, EnvConfig
 from envs.vec_env import ProcgenVecEnv
 from misgen.errors import MisgenError
 from misgen.model_zip import load_ppo
@@ -43,7 +43,6 @@ from misgen.rundir import RunDir
 from misgen.schema import dataclass_from_json
 from misgen.svd_file import SVDFile, parameter_fingerprint
 
-TEST_VARIANT = {"maze-topright": "maze", "coinrun": "coinrun-randcoin"}
 MODES = ("zero", "mean", "init")
 CONTROL_KINDS = ("random", "bulk")  # random directions in the update span; components below the shuffle null
 EXTRACTOR = "features_extractor."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -194,9 +194,11 @@ def low_rank_thetas(recording: Recording, svd: SVDFile, ranks: list[int]) -> dic
 
 def reconstruction_check(run: Path, recording: Recording, svd: SVDFile, ranks: list[int], episodes: int,
                          seed: int = 0) -> list[dict]:
-    """Return and goal rate on the training variant of policies rebuilt from rank-r reconstructions."""
+    """Return, goal and proxy rates on the training variant of policies rebuilt from rank-r reconstructions, and
+    (``test``) what they do where goal and proxy come apart: on the test variant, the goal and the zone without
+    it when the goal lies outside the zone and off the path to it (maze), or overall."""
     from analysis.evaluation import evaluate, level_seeds, load_model
-    from envs.variants import EnvConfig
+    from envs.variants import TEST_VARIANT, EnvConfig
 
     model = load_model(run)
     env_config = dataclass_from_json(EnvConfig, recording.config.get("env"), f"{recording.path}: attr 'config': env")
@@ -204,6 +206,8 @@ def reconstruction_check(run: Path, recording: Recording, svd: SVDFile, ranks: l
     change = float(np.linalg.norm(theta_final - recording.theta(0))) or 1.0
     params = list(model.policy.parameters())
     seeds = level_seeds(seed, episodes)
+    test_variant = TEST_VARIANT.get(env_config.variant)
+    test_config = replace(env_config, variant=test_variant) if test_variant else None
     results = []
     for rank, theta in [*low_rank_thetas(recording, svd, ranks).items(), ("final", theta_final)]:
         torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, device=model.device), params)
@@ -211,6 +215,10 @@ def reconstruction_check(run: Path, recording: Recording, svd: SVDFile, ranks: l
         results.append({"rank": rank, "return": summary["return"], "goal_rate": summary["goal_reached"],
                         "proxy_rate": summary["proxy_reached"],
                         "distance_to_final": float(np.linalg.norm(theta - theta_final)) / change})
+        if test_config is not None:
+            tested = evaluate(model.policy, test_config, seeds, policy_name=f"rank {rank}").summary()
+            results[-1]["test"] = {"variant": test_config.variant, **{metric: tested[metric] for metric in (
+                "goal_reached", "proxy_reached", "proxy_only", "goal_off_path", "proxy_only_off_path")}}
     return results
 
 

@@ -122,17 +122,29 @@ def write_report(svd: SVDFile, summary: dict, directory: Path) -> Path:
         lines.append("")
     reconstruction = svd.attrs.get("reconstruction")
     if reconstruction:
+        test = reconstruction[0].get("test")
         lines += ["## Low-rank reconstruction", "",
-                  "theta_0 plus the summed rank-r approximation of the updates, evaluated on the training variant.",
-                  "", "| rank | return (95 % CI) | goal rate | distance to theta_final (share of the change) |",
-                  "|---|---|---|---|"]
+                  "theta_0 plus the summed rank-r approximation of the updates, evaluated on the training variant"
+                  + (f" and on `{test['variant']}`, where off the path to the zone a goal-seeker takes the goal "
+                     "and a zone-seeker the zone without it" if test else "") + ".", "",
+                  "| rank | return (95 % CI) | goal rate | proxy rate | "
+                  + ("test: goal off the path | test: zone without the goal, off the path | " if test else "")
+                  + "distance to theta_final (share of the change) |", "|---|---|---|---|" + ("---|---|" if test
+                                                                                               else "") + "---|"]
         for r in reconstruction:
-            ret, goal = r["return"], r["goal_rate"]
-            lines.append(f"| {r['rank']} | {ret['mean']:.2f} ({ret['low']:.2f}-{ret['high']:.2f}) | "
-                         f"{goal['mean']:.2f} | {r['distance_to_final']:.3f} |")
+            ret, goal, proxy = r["return"], r["goal_rate"], r.get("proxy_rate")
+            cells = [f"{ret['mean']:.2f} ({ret['low']:.2f}-{ret['high']:.2f})", f"{goal['mean']:.2f}",
+                     f"{proxy['mean']:.2f}" if proxy else "-"]
+            if "test" in r:
+                cells += [_rate(r["test"][metric]) for metric in ("goal_off_path", "proxy_only_off_path")]
+            lines.append(f"| {r['rank']} | " + " | ".join(cells) + f" | {r['distance_to_final']:.3f} |")
     path = directory / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _rate(value: dict) -> str:
+    return "-" if value["mean"] is None else f"{value['mean']:.2f} ({value['low']:.2f}-{value['high']:.2f})"
 
 
 def save_with_report(svd: SVDFile, path: Path) -> tuple[dict, Path]:

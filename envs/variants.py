@@ -133,6 +133,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
             edit_coinrun_randcoin),
 ]}
 
+# where the proxy and the goal come apart: the variant each training variant's agents are tested on
+TEST_VARIANT = {"maze-topright": "maze", "coinrun": "coinrun-randcoin"}
+
 
 def edit_level(state: ProcgenState, config: EnvConfig) -> bool:
     """Apply ``config``'s variant to a fresh level in place; False when the variant is stock."""

@@ -314,3 +314,21 @@ def test_bulk_controls_remove_components_below_the_null_with_the_same_norm(run, 
                                   str(tmp_path / "refused"), *args], capture_output=True, text=True, timeout=300)
         assert refused.returncode == 2 and refused.stderr.startswith("misgen: error:"), (args, refused.stderr)
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_low_rank_reconstruction_is_played_on_both_variants_and_full_rank_is_theta_final(run, tmp_path):
+    with Recording(run) as recording:
+        rows = recording.n_rows
+    out = tmp_path / "svd_uncentred.h5"
+    result = subprocess.run([MISGEN, "svd", str(run), "--no-center", "--k", str(rows), "--shuffles", "0",
+                             "--reconstruct", f"1,{rows}", "--episodes", "6", "--out", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    checks = {str(r["rank"]): r for r in ablation.SVDFile.load(out).attrs["reconstruction"]}
+    assert set(checks) == {"1", str(rows), "final"}
+    assert checks[str(rows)]["distance_to_final"] < 1e-4 and checks["final"]["distance_to_final"] == 0
+    assert checks[str(rows)]["goal_rate"] == checks["final"]["goal_rate"]
+    final = evaluate(load_model(run).policy, EnvConfig(variant="maze", region=5), level_seeds(0, 6)).summary()
+    assert checks["final"]["test"]["variant"] == "maze"
+    assert checks["final"]["test"]["goal_off_path"] == final["goal_off_path"]
+    assert "test: goal off the path" in (tmp_path / "report" / "svd_uncentred" / "report.md").read_text()

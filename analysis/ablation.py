@@ -360,6 +360,9 @@ def group_ablations(run: Run, group: str, mode: str, n_controls: int, seed: int)
             label = f"control {r}: {name} channels {list(pick)}"
         else:
             rest = np.setdiff1d(np.arange(len(run.theta_final)), columns)
+            if len(rest) < columns.size:
+                raise MisgenError(f"{name} holds {columns.size} of the {len(run.theta_final)} parameters: too few "
+                                  "others for a control of as many; ablate some of its channels (NAME:c1,c2)")
             control_columns = np.sort(rng.choice(rest, columns.size, replace=False))
             label = f"control {r}: {columns.size} random parameters outside {name}"
         controls.append(Ablation(label, theta=_set_group(run, control_columns, mode, theta_0),

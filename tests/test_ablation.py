@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from envs.variants import EnvConfig
 from misgen.recording import Recording
 from conftest import MISGEN
 
+ROOT = Path(__file__).resolve().parent.parent
 TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
 
 
@@ -332,3 +335,21 @@ def test_low_rank_reconstruction_is_played_on_both_variants_and_full_rank_is_the
     assert checks["final"]["test"]["variant"] == "maze"
     assert checks["final"]["test"]["goal_off_path"] == final["goal_off_path"]
     assert "test: goal off the path" in (tmp_path / "report" / "svd_uncentred" / "report.md").read_text()
+
+
+def test_the_experiment_script_runs_its_steps_once_and_copies_only_reports(run, tmp_path):
+    out = tmp_path / "docs"
+    command = [sys.executable, str(ROOT / "scripts" / "gradient_svd_experiment.py"), str(run), "--out", str(out),
+               "--episodes", "4", "--controls", "2", "--k", "30", "--only", "ablate-late-1,ablate-units"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    # the late component's ablation, and the layer (unless it holds most parameters) and unit of each component
+    assert first.stdout.count("$ misgen ablate") + first.stdout.count("holds more than half") == 5
+    assert "$ misgen svd" in first.stdout
+    report = json.loads((out / "ablations" / "late-1" / "ablation.json").read_text())
+    assert len(report["controls"]) == len(report["bulk_controls"]) == 2
+    assert sorted(p.name for p in (out / "ablations").iterdir())[0].startswith("early-1-")
+    assert not list(out.rglob("*.h5")) and (out / "svd_updates" / "summary.json").is_file()
+    assert "beyond both" in first.stdout.splitlines()[-1]
+    again = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert again.returncode == 0 and "$ misgen" not in again.stdout

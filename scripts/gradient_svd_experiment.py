@@ -1,0 +1,170 @@
+"""The gradient-SVD experiment on one recorded run: evaluations, decompositions, ablations and dose-responses.
+
+Every step is a ``misgen`` command, printed before it runs, so that each number in docs/results.md has its
+command; a step whose output exists is not run again (an interrupted experiment continues where it stopped).
+What a reader needs (JSON, reports, plots; no recording, svd.h5 or episode file) is copied to ``--out``:
+
+    evaluation_<variant>.json            misgen evaluate of the final policy, 1,000 levels --seed 0
+    svd_<name>/                          misgen svd's report directory (summary.json, report.md, plots)
+    ablations/<name>/                    misgen ablate's report (ablation.json, report.md, dose_response.png)
+
+The steps, in the order they run (``--only`` picks some by name):
+
+    evaluate             the final policy on the training distribution and the test variant
+    svd-updates          centred svd of every updates row, with the time-shuffle null
+    ablate-early-N, ablate-late-N   the N earliest / latest components above the null (N = 1, 3, 10), each
+                         against random controls in the update span and bulk controls below the null
+    ablate-units         the layer and the unit the earliest and the latest component load on most, reset to
+                         theta_0 (controls: as many other parameters, or other units of the layer)
+    dose-early, dose-late    the earliest and latest single component at strengths 0 to 1.5
+    svd-updates-uncentred    every updates row uncentred, with the rank-1/5/20/50 reconstructions played
+    svd-updates-late90   centred, without the first tenth of the rows (do early updates dominate?)
+    svd-grads, svd-grads-uncentred   the same for the gradients
+
+    python scripts/gradient_svd_experiment.py runs/NAME --out docs/results/gradient-svd/seed-0 [--only ...]
+
+Last line: the late component's effect on the test variant's off-path cheese rate, beside both control bands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+MISGEN = str(Path(sys.executable).parent / "misgen")
+COUNTS = (1, 3, 10)  # earliest / latest components ablated together
+STRENGTHS = "0,0.25,0.5,0.75,1,1.5"
+KEEP = (".json", ".md", ".png")  # what goes to --out: no recordings, svd files or episode files
+
+
+def run(argv: list[str], stdout: Path | None = None) -> None:
+    print("$ misgen " + " ".join(argv[1:]) + (f" > {stdout}" if stdout else ""), flush=True)
+    with open(stdout, "w") if stdout else open("/dev/null", "w") as sink:
+        result = subprocess.run(argv, stdout=sink if stdout else None, text=True)
+    if result.returncode:
+        if stdout:
+            stdout.unlink()
+        sys.exit(f"gradient_svd_experiment.py: the step above failed (exit {result.returncode})")
+
+
+def copy_report(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.suffix in KEEP:
+            shutil.copy2(path, target / path.name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="run directory with a recording of grads and updates")
+    parser.add_argument("--out", type=Path, required=True, help="where the reports are copied")
+    parser.add_argument("--episodes", type=int, default=1000, help="levels per policy and variant")
+    parser.add_argument("--dose-episodes", type=int, default=500)
+    parser.add_argument("--controls", type=int, default=10, help="random controls, and as many bulk controls")
+    parser.add_argument("--k", type=int, default=200, help="components kept by the centred svds: enough below the "
+                        "null for the bulk controls")
+    parser.add_argument("--shuffles", type=int, default=1)
+    parser.add_argument("--only", default="", help="comma-separated step names (default: every step)")
+    args = parser.parse_args()
+    run_dir, out = args.run, args.out
+    only = set(filter(None, args.only.split(",")))
+    wanted = lambda name: not only or name in only  # noqa: E731
+    out.mkdir(parents=True, exist_ok=True)
+    common = ["--n-envs", "16", "--seed", "0"]
+
+    if wanted("evaluate"):
+        variants = {"maze-topright": [], "maze": ["--variant", "maze"]}
+        for variant, option in variants.items():
+            target = out / f"evaluation_{variant}.json"
+            if not target.exists():
+                run([MISGEN, "evaluate", str(run_dir), *option, "--episodes", str(args.episodes), "--seed", "0",
+                     "--json"], stdout=target)
+
+    def svd(name: str, *options: str) -> Path:
+        path = run_dir / f"svd_{name}.h5"
+        if not path.exists():
+            run([MISGEN, "svd", str(run_dir), "--out", str(path), "--shuffles", str(args.shuffles), *options])
+        copy_report(run_dir / "report" / path.stem, out / path.stem)
+        return path
+
+    def ablate(name: str, *options: str, episodes: int = args.episodes) -> None:
+        directory = run_dir / "ablations" / name
+        if not (directory / "ablation.json").exists():
+            if directory.exists():  # an interrupted attempt of this script's
+                print(f"removing the incomplete {directory}")
+                shutil.rmtree(directory)
+            run([MISGEN, "ablate", str(run_dir), "--name", name, "--episodes", str(episodes),
+                 "--controls", str(args.controls), *common, *options])
+        copy_report(directory, out / "ablations" / name)
+
+    needs_centred = not only or any(name.startswith(("svd-updates", "ablate", "dose")) for name in only)
+    centred = svd("updates", "--stream", "updates", "--k", str(args.k), "--reconstruct", "none") \
+        if needs_centred else None
+    with_bulk = ["--svd", str(centred), "--bulk-controls", str(args.controls)] if centred else []
+    for count in COUNTS:
+        for when in ("early", "late"):
+            if wanted(f"ablate-{when}-{count}"):
+                ablate(f"{when}-{count}", f"--{when}", str(count), *with_bulk)
+    if wanted("ablate-units"):
+        for when in ("early", "late"):
+            for group in target_groups(centred, when):
+                ablate(f"{when}-1-{group.replace(':', '-').rsplit('.', 1)[-1]}-init", "--group", group,
+                       "--mode", "init")
+    for when in ("early", "late"):
+        if wanted(f"dose-{when}"):
+            ablate(f"dose-{when}-1", f"--{when}", "1", "--strength", STRENGTHS, *with_bulk,
+                   episodes=args.dose_episodes)
+    if wanted("svd-updates-uncentred"):
+        svd("updates_uncentred", "--stream", "updates", "--no-center", "--k", "50", "--reconstruct", "1,5,20,50",
+            "--episodes", str(args.episodes))
+    if wanted("svd-updates-late90"):
+        svd("updates_late90", "--stream", "updates", "--k", "50", "--reconstruct", "none", "--steps",
+            f"range:{tenth_step(run_dir)}:{2**62}")
+    if wanted("svd-grads"):
+        svd("grads", "--stream", "grads", "--k", "50", "--reconstruct", "none")
+    if wanted("svd-grads-uncentred"):
+        svd("grads_uncentred", "--stream", "grads", "--no-center", "--k", "50", "--reconstruct", "none")
+
+    late = out / "ablations" / "late-1" / "ablation.json"
+    if late.exists():
+        m = json.loads(late.read_text())["variants"]["maze"]["goal_off_path"]
+        bands = [m[kind]["band"] for kind in ("controls", "bulk_controls")]
+        print(f"late component, maze off-path cheese: original {m['original']['mean']:.3f}, ablated "
+              f"{m['ablated']['mean']:.3f}, random band {bands[0]}, bulk band {bands[1]}, beyond both: "
+              f"{m['beyond_controls']}")
+
+
+def target_groups(svd_path: Path, when: str) -> list[str]:
+    """The layer and the unit (``layer:channel``) that the earliest or latest component above the null loads on
+    most (largest loading mass); the layer only when it holds at most half of the parameters, so that as many
+    others are left for its controls."""
+    from analysis.ablation import select_components
+    from analysis.localization import Groups
+    from misgen.svd_file import SVDFile
+
+    svd = SVDFile.load(svd_path)
+    (component,) = select_components(svd, None, int(when == "early"), int(when == "late"))
+    groups = Groups(svd.layers, svd.groups["layer_sizes"], svd.groups["unit_layer"], svd.groups["unit_index"],
+                    svd.groups["unit_sizes"])
+    layer = int(svd.components["layer_mass"][component].argmax())
+    unit = int(svd.components["unit_mass"][component].argmax())
+    small = 2 * groups.layer_sizes[layer] <= groups.layer_sizes.sum()
+    if not small:
+        print(f"{svd.layers[layer]} holds more than half of the parameters: its unit only, not the layer")
+    return [svd.layers[layer]] * int(small) + [f"{groups.layers[groups.unit_layer[unit]]}:{groups.unit_index[unit]}"]
+
+
+def tenth_step(run_dir: Path) -> int:
+    """The optimizer step of the first row after the first tenth of the recording."""
+    from misgen.recording import Recording
+
+    with Recording(run_dir) as recording:
+        return int(recording.steps("step")[recording.n_rows // 10])
+
+
+if __name__ == "__main__":
+    main()

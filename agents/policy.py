@@ -3,16 +3,16 @@
 :class:`ImpalaCNN` is the network of the Procgen paper (Cobbe et al. 2020) and of Langosco et al. 2022: three
 stages of (conv 3x3 -> max-pool 3 stride 2 -> two residual blocks) with 16, 32, 32 channels, then flatten ->
 ReLU -> linear 256 -> ReLU. With SB3's linear policy (15 actions) and value heads it has 626,256 parameters.
-:class:`CompactCNN` is the ``cpu`` preset's network: its training loop runs 15.8x the IMPALA preset's env
+:class:`CompactCNN` is the ``cpu`` preset's network: its training loop runs many times the IMPALA preset's env
 steps/s on 2 CPU cores (benchmarks/cpu_training.py), because its first convolution (8x8, stride 4) brings the
 64x64 frame down to 15x15, about one position per cell of the easy maze's 15x15 world. :class:`SmallCNN` is a
 two-conv network for demos.
 
 The compact extractor can run in bfloat16 autocast (``bf16=True``): convolutions and linear layers compute in
-bf16; weights, gradients, optimizer state and the heads stay float32. On this project's AVX-512-bf16 CPUs the
-whole training loop runs about 1.6x as many env steps/s as in float32 (docs/results.md, diagnosis). A CPU
-without native bfloat16 (AVX2 only, such as AMD Zen 1) emulates it: a training step of 2048 frames took 15x as
-long as in float32 on one (benchmarks/bf16_autocast.py). There the extractor computes in float32 whatever
+bf16; weights, gradients, optimizer state and the heads stay float32. On AVX-512-bf16 CPUs the whole training
+loop runs faster than in float32 (docs/notebook/2026-12-02-cpu-preset.md, diagnosis). A CPU without native
+bfloat16 (AVX2 only, such as AMD Zen 1) emulates it, many times slower than float32
+(benchmarks/bf16_autocast.py). There the extractor computes in float32 whatever
 ``bf16`` says (:func:`native_bf16`), and ``misgen train`` records ``bf16 = false`` in the run's config.
 
 Every layer is a named module, so parameters read as ``features_extractor.stage1.res2.conv0.weight`` and an
@@ -205,7 +205,7 @@ class PlanningCNN(AblatableExtractor):
     SB3's linear policy and value heads read those features, so "move to the neighbour of highest value" is one
     linear map. The network has 5,475 parameters and plans paths up to ``iterations`` cells long. Imitating
     shortest-path moves it reaches 0.92 held-out accuracy in 8 epochs, where the compact CNN plateaus near 0.87
-    (scripts/imitation_probe.py); under PPO it has not yet learned (docs/results.md).
+    (scripts/imitation_probe.py); under PPO it has not yet learned (docs/notebook/2026-12-02-cpu-preset.md).
 
     :param cells: world cells per side (15 in easy mode).
     :param channels: channels of the perception convolutions (c).
@@ -252,7 +252,8 @@ class PlanningPoolCNN(PlanningCNN):
     the maximum and the mean of each channel over the cells go through ``fc`` (linear 256, ReLU).
 
     The attention readout had to find the mouse before anything behind it could learn, and under PPO it never did
-    (docs/results.md); here a gate channel that fires at the mouse's cell carries that cell's neighbour values to
+    (docs/notebook/2026-12-02-cpu-preset.md);
+    here a gate channel that fires at the mouse's cell carries that cell's neighbour values to
     the heads through the maximum, and every other channel still reaches them through the mean. The value
     iteration computes distances along the maze's paths, which the compact CNN's critic did not learn: its value
     fell on moves along the path that lead away from the cheese as the crow flies (scripts/critic_probe.py).

@@ -4,9 +4,9 @@
 Langosco et al. 2022): 64 envs x 256 steps, 8 minibatches, 3 epochs, Adam lr 5e-4 (eps 1e-5), gamma 0.999,
 GAE lambda 0.95, entropy 0.01, clip 0.2 with value clipping, value coefficient 0.5, gradient-norm clip 0.5,
 rewards normalised by a running estimate of the return's scale and clipped to +-10. ``quick`` shrinks it
-for a CPU: 16 envs x 128 steps, 4 minibatches, the small CNN. ``cpu`` trains a maze agent in 89.5 minutes on 2
-CPU cores without bf16 (docs/results.md, seventeenth attempt); every field is spelled out below, with why it
-differs from the paper's.
+for a CPU: 16 envs x 128 steps, 4 minibatches, the small CNN. ``cpu`` trains a competent maze agent in about an
+hour and a half on 2 CPU cores (docs/results.md); every field is spelled out below, with why it differs from the
+paper's.
 """
 
 from __future__ import annotations
@@ -110,34 +110,30 @@ class RunDefaults:
 PRESETS: dict[str, PPOConfig] = {
     "procgen": PPOConfig(),
     "quick": PPOConfig(architecture="small", n_envs=16, n_steps=128, n_minibatches=4, env_threads=2),
+    # Every choice below is measured in docs/notebook/2026-12-02-cpu-preset.md ("cpu preset" below).
     "cpu": PPOConfig(
-        # the IMPALA preset trains at 98 env steps/s on 2 cores, too slow for a competent agent within 90 minutes;
-        # the compact CNN (one 8x8/4 conv to 15x15, two 3x3 convs, linear 256) in bf16 autocast trains at 1,557
-        # (benchmarks/cpu_training.py, this preset's settings), about 1.6x what it does in float32 (docs/results.md);
-        # it standardizes each frame, which the paper's network does not (agents/policy.py: imitation reaches 80 %
-        # in 3 epochs, not 16)
+        # the IMPALA network is too slow on 2 cores for a competent agent within the hour; the compact CNN in bf16
+        # autocast is many times faster (benchmarks/cpu_training.py). It standardizes each frame, which the
+        # paper's network does not: imitation learned far faster with it (cpu preset, diagnosis)
         architecture="compact", width_scale=1, bf16=True,
-        # a quarter of the paper's rollout, so four times its PPO iterations per env step: every run that learned
-        # here had it (docs/results.md, fifth to eighth attempts). One pass over each rollout in 16 minibatches of
-        # 256, not the paper's 3 epochs of 8: as many optimizer steps per env step as two epochs of 8, which it
-        # matched greedily at 10-12M env steps, for the compute of one epoch (12M steps in 89.5 minutes, two
-        # epochs' in 111-117); one epoch of 8 fell short of the proxy bar at 12M (docs/results.md, fifteenth to
-        # seventeenth attempts)
+        # a quarter of the paper's rollout, so four times its PPO iterations per env step (every run that learned
+        # had it); one pass over each rollout in 16 minibatches: two epochs' optimizer steps per env step, which
+        # it matched greedily, for one epoch's compute (cpu preset, fifth to eighth and fifteenth to seventeenth
+        # attempts)
         n_envs=64, n_steps=64, n_minibatches=16, n_epochs=1,
         learning_rate=5e-4, adam_eps=1e-5,  # the paper's
-        # gamma 0.95, not 0.999: a dead end of k cells costs gamma^(2k) of the value, a gap of 26 % at k = 3
-        # against 0.6 % (0.999) and 6 % (0.99); on the same distribution and seed the training episodes fell below
-        # 120 moves at 1.6M env steps with 0.95 and at 3.9M with 0.99 (docs/results.md, eighth attempt; 0.999 was
-        # only tried with the cheese in the 3x3 block). GAE lambda the paper's
+        # gamma 0.95, not 0.999: a dead end must cost the value enough to be told from the right way in short
+        # mazes (cpu preset, eighth attempt). GAE lambda the paper's
         gamma=0.95, gae_lambda=0.95,
-        ent_coef=0.01, vf_coef=0.5, clip_range=0.2, max_grad_norm=0.5,  # the paper's (0.001 entropy learned slower)
+        ent_coef=0.01, vf_coef=0.5, clip_range=0.2, max_grad_norm=0.5,  # the paper's (a smaller entropy bonus
+        # learned slower)
         # no value clipping: SB3 keeps only the clipped prediction, so the critic's gradient vanishes once it moves
-        # 0.2 from its rollout value (docs/results.md, diagnosis)
+        # clip_range from its rollout value (cpu preset, diagnosis)
         clip_range_vf=0.0,
         normalize_advantage=True, normalize_reward=True, reward_clip=10.0,  # the paper's
-        env_threads=1,  # procgen steps 64 envs fast enough on one thread; the other core stays with torch
-        # maze's four distinct moves instead of procgen's 15 actions (7 of which stand still in maze): a random
-        # walk then reaches the cheese in 76 % of training episodes instead of 63 % (rollouts 2-14, docs/results.md)
+        env_threads=1,  # procgen steps 64 maze envs fast enough on one thread; the other core stays with torch
+        # maze's four distinct moves instead of procgen's 15 actions, most of which stand still in maze: a random
+        # walk then finds the cheese more often (cpu preset, third version)
         action_set="moves",
     ),
 }
@@ -145,12 +141,9 @@ PRESETS: dict[str, PPOConfig] = {
 RUN_DEFAULTS: dict[str, RunDefaults] = {
     "procgen": RunDefaults(),
     "quick": RunDefaults(),
-    # Mazes 5x5 to 9x9 (3 of procgen's 7 easy sizes, the 3x3 mazes left out since the twelfth attempt; the
-    # largest is above 7x7, so that corner and cheese can come apart) with the cheese in the top-right 2x2 block.
-    # Trained with it in the corner cell (Langosco et al.'s setting) the agent went to the corner in 0.37 of test
-    # mazes and looped in 0.29; with a 3x3 block it is not competent in 8M steps (docs/results.md, eighth to tenth
-    # attempts). 12M env steps, seed 0: greedy cheese rate 0.954 on training mazes; with the cheese
-    # elsewhere 0.368, and the block without the cheese in 0.523, in 89.5 minutes alone on 2 cores in float32;
-    # seed 1: 0.933, 0.344 and 0.521 in 85.2 minutes (docs/results.md, seventeenth and eighteenth attempts)
+    # Mazes 5x5 to 9x9 with the cheese in the top-right 2x2 block, 12M env steps. The largest mazes are above 7x7
+    # so that block and cheese can come apart; the corner cell alone (Langosco et al.'s setting) left more loops
+    # and less block-seeking, a 3x3 block was not learned in time (cpu preset, eighth to tenth and twelfth to
+    # eighteenth attempts; what the defaults train: docs/results.md)
     "cpu": RunDefaults(timesteps=12_000_000, region=2, max_maze_size=9, min_maze_size=5),
 }

@@ -2,8 +2,8 @@
 collected, then SB3's ``PPO.train`` (n_epochs x n_minibatches optimizer steps) is timed on it several times and
 profiled once by torch's profiler, operator by operator (self CPU time, top rows).
 
-The update is about two thirds of a cpu-preset run's wall time (docs/results.md, tenth attempt); this says which
-operators a faster update would have to make cheaper. Run it with nothing else on the cores.
+The update is most of a cpu-preset run's wall time (docs/notebook/2026-12-02-cpu-preset.md, tenth attempt); this
+says which operators a faster update would have to make cheaper. Run it with nothing else on the cores.
 Last line: milliseconds per optimizer step (one minibatch's forward, backward and Adam step).
 
     python benchmarks/update_profile.py [--repeats 5 --rows 15]

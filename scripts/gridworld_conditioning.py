@@ -1,6 +1,6 @@
 """Does PPO learn one fixed maze from its exact state, and does the encoding of that state matter?
 
-The cpu preset's agents do not get better than a random walk 
+The cpu preset's agents do not get better than a random walk
 (docs/notebook/2026-12-02-cpu-preset.md). To tell a fault of the pixels
 or the network from one of the learner, this script gives SB3's PPO (the cpu preset's hyperparameters, gamma
 0.99, an MLP of 256-256) the exact state of one procgen level: maze walls, mouse and cheese as three one-hot

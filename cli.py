@@ -502,6 +502,43 @@ def ablate(
 
 
 @app.command()
+def dynamics(
+    run: Path = typer.Argument(..., help="run directory: a recording with updates, or checkpoint zips"),
+    points: int = typer.Option(50, "--points", min=2, help="evenly spaced points of training"),
+    levels: int = typer.Option(200, "--levels", min=1, help="levels per variant and point (greedy)"),
+    observations: int = typer.Option(2000, "--observations", min=2, help="fixed observations for the "
+                                     "function-space PCA (drawn once, kept in OUT/observations.npz)"),
+    svd_path: Optional[Path] = typer.Option(None, "--svd", help="svd file whose components' time profiles join the "
+                                            "combined figure"),
+    seed: int = typer.Option(0, "--seed", help="level seeds (as misgen evaluate --seed) and the observations' draw"),
+    n_envs: int = typer.Option(16, "--n-envs", min=1, help="parallel environments"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output directory (default RUN/dynamics)"),
+    force: bool = typer.Option(False, "--force", help="replace an earlier dynamics output in --out"),
+) -> None:
+    """Behaviour and function over training: evaluations and the policy's outputs at points of training."""
+    with user_errors():
+        from misgen.rundir import RunDir
+
+        RunDir(run).read_config()
+        out = out or run / "dynamics"
+        _refuse_overwrite(out / "behaviour.json", force)
+        if out.exists() and not out.is_dir():
+            raise MisgenError(f"--out {out} is a file, not a directory")
+        if svd_path is not None:
+            from misgen.svd_file import SVDFile
+
+            SVDFile.load(svd_path)
+        from analysis.dynamics import run_dynamics
+
+        with console.status("following training") as status:
+            spent = run_dynamics(run, out, points, levels, observations, seed, n_envs, svd_path,
+                                 progress=lambda text: status.update(f"evaluating {text}"))
+    typer.echo(f"{spent['points']} points x 2 variants x {levels} levels: {spent['episodes']:,} episodes in "
+               f"{spent['seconds']:.0f} s; wrote {out}/behaviour.json, behaviour.png, function.json, "
+               "function_pcs.png, dynamics.png")
+
+
+@app.command()
 def replay(
     file: Path = typer.Argument(..., help="episode file (misgen evaluate --record-episodes, misgen ablate)"),
     episode: int = typer.Option(0, "--episode", help="episode index in the file"),

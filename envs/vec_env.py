@@ -13,10 +13,10 @@ probes' verdicts::
      "level_index": position in ``level_seeds`` or -1, "terminal_observation": (3, 64, 64) uint8}
 
 procgen resets inside its own step and never shows the terminal frame: ``terminal_observation`` is the last
-observation the agent acted on. :meth:`ProcgenVecEnv.end_episodes` ends chosen episodes at the next step, whatever
-the action; their info then also holds ``"ended_early": True`` and ``"time_limit"`` (the steps procgen would have
-allowed the episode), and ``episode["l"]`` counts the steps they played. Timeouts are reported as terminations (as in the Procgen paper and CleanRL),
-so SB3 never bootstraps from it.
+observation the agent acted on. Timeouts are reported as terminations (as in the Procgen paper and CleanRL),
+so SB3 never bootstraps from it. :meth:`ProcgenVecEnv.end_episodes` ends chosen episodes at the next step,
+whatever the action; their info then also holds ``"ended_early": True`` and ``"time_limit"`` (the steps procgen
+would have allowed the episode), and ``episode["l"]`` counts the steps they played.
 
 Observations are (n_envs, 3, 64, 64) uint8, a channel-first *view* of procgen's (n, 64, 64, 3) buffer: SB3
 then needs no ``VecTransposeImage``, and the one copy it makes into its rollout buffer does the transpose.

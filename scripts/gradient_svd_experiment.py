@@ -6,7 +6,10 @@ What a reader needs (JSON, reports, plots; no recording, svd.h5 or episode file)
 
     evaluation_<variant>.json            misgen evaluate of the final policy, 1,000 levels --seed 0
     svd_<name>/                          misgen svd's report directory (summary.json, report.md, plots)
-    ablations/<name>/                    misgen ablate's report (ablation.json, report.md, dose_response.png)
+    ablations/<name>/                    misgen ablate's report (ablation.json, report.md, dose_response.png,
+                                         visits_*_maze.png)
+    experiment.json                      the ablated components' properties and every ablation's measures
+                                         against both control bands, gathered from the files above
 
 The steps, in the order they run (``--only`` picks some by name):
 
@@ -17,6 +20,7 @@ The steps, in the order they run (``--only`` picks some by name):
     ablate-units         the layer and the unit the earliest and the latest component load on most, reset to
                          theta_0 (controls: as many other parameters, or other units of the layer)
     dose-early, dose-late    the earliest and latest single component at strengths 0 to 1.5
+    maps                 visitation maps on maze of the original and the ablated policy (earliest, latest)
     svd-updates-uncentred    every updates row uncentred, with the rank-1/5/20/50 reconstructions played
     svd-updates-late90   centred, without the first tenth of the rows (do early updates dominate?)
     svd-grads, svd-grads-uncentred   the same for the gradients
@@ -129,6 +133,16 @@ def main() -> None:
     if wanted("svd-grads-uncentred"):
         svd("grads_uncentred", "--stream", "grads", "--no-center", "--k", "50", "--reconstruct", "none")
 
+    if wanted("maps"):
+        for name in ("early-1", "late-1"):
+            directory = run_dir / "ablations" / name
+            for policy in ("original", "ablated"):
+                target = out / "ablations" / name / f"visits_{policy}_maze.png"
+                if directory.exists() and not target.exists():
+                    run([MISGEN, "replay", str(directory / f"{policy}_maze.h5"), "--all", "--map", str(target)])
+    if centred and (out / "ablations").exists():
+        write_summary(centred, out)
+
     late = out / "ablations" / "late-1" / "ablation.json"
     if late.exists():
         m = json.loads(late.read_text())["variants"]["maze"]["goal_off_path"]
@@ -136,6 +150,43 @@ def main() -> None:
         print(f"late component, maze off-path cheese: original {m['original']['mean']:.3f}, ablated "
               f"{m['ablated']['mean']:.3f}, random band {bands[0]}, bulk band {bands[1]}, beyond both: "
               f"{m['beyond_controls']}")
+
+
+def write_summary(svd_path: Path, out: Path) -> None:
+    """``experiment.json``: the components each ablation removed (singular value, time centre, top layer, split
+    shares) and, per ablation and variant, the behaviour measures against both control bands."""
+    from analysis.ablation import bulk_components
+    from misgen.svd_file import SVDFile
+
+    svd = SVDFile.load(svd_path)
+    summary = {"svd": {key: svd.attrs[key] for key in ("stream", "centred", "source_rows", "nulls")},
+               "components": {}, "ablations": {}}
+    for report in sorted((out / "ablations").glob("*/ablation.json")):
+        found = json.loads(report.read_text())
+        numbers = [int(n) for n in found["target"].split("[", 1)[1].split("]")[0].split(",")] \
+            if found["target"].startswith("components") else []
+        for c in numbers:
+            summary["components"][str(c)] = {
+                "singular_value": float(svd.arrays["singular_values"][c]),
+                "position": float(svd.components["position"][c]),
+                "time_center_timesteps": float(svd.components["time_center_timesteps"][c]),
+                "net_fraction": float(svd.components["net_fraction"][c]),
+                "top_layer": svd.layers[int(svd.components["layer_mass"][c].argmax())],
+                "top_layer_mass": float(svd.components["layer_mass"][c].max()),
+                "split_shares": dict(zip(svd.attrs["split_parts"], map(float, svd.components["split_shares"][c])))
+                if "split_shares" in svd.components else None}
+        summary["ablations"][report.parent.name] = {
+            "target": found["target"], "components": numbers, "removed_norm": found["size"].get("removed_norm"),
+            "controls": len(found["controls"]), "bulk_controls": len(found["bulk_controls"]),
+            "episodes": found["episodes"], "strengths": found["strengths"],
+            "variants": {variant: {metric: {"original": m["original"]["mean"], "ablated": m["ablated"]["mean"],
+                                            "difference": m["ablated_minus_original"],
+                                            "random_band": m["controls"]["band"],
+                                            "bulk_band": m["bulk_controls"]["band"], "beyond": m["beyond_controls"]}
+                                   for metric, m in metrics.items()}
+                         for variant, metrics in found["variants"].items()}}
+    summary["bulk_components_kept"] = len(bulk_components(svd))
+    (out / "experiment.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def target_groups(svd_path: Path, when: str) -> list[str]:

@@ -351,5 +351,9 @@ def test_the_experiment_script_runs_its_steps_once_and_copies_only_reports(run, 
     assert sorted(p.name for p in (out / "ablations").iterdir())[0].startswith("early-1-")
     assert not list(out.rglob("*.h5")) and (out / "svd_updates" / "summary.json").is_file()
     assert "beyond both" in first.stdout.splitlines()[-1]
+    summary = json.loads((out / "experiment.json").read_text())
+    assert summary["ablations"]["late-1"]["bulk_controls"] == 2
+    (component,) = summary["ablations"]["late-1"]["components"]
+    assert summary["components"][str(component)]["position"] >= 0
     again = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert again.returncode == 0 and "$ misgen" not in again.stdout

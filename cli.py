@@ -16,7 +16,7 @@ from typing import Iterator, Optional
 import typer
 from rich.console import Console
 
-from analysis.demo import DEMO
+from analysis.demo import DEMO, SHIPPED_AGENT, SHIPPED_SVD
 from misgen.errors import MisgenError, RecordingWriteError
 
 
@@ -166,6 +166,19 @@ def _refuse_overwrite(path: Path, force: bool) -> None:
         raise MisgenError(f"{path} exists; pass --force to replace it or --out to write elsewhere")
 
 
+def _refuse_inputs(output: Path, inputs: list[Path | None]) -> None:
+    """An output never replaces what the command reads, --force or not: refuse an output path that resolves
+    (symlinks and '..' included) to an input, or a directory output that holds one."""
+    target = output.resolve()
+    for given in inputs:
+        if given is None or not given.exists():
+            continue
+        read = given.resolve()
+        if read == target or target in read.parents:
+            raise MisgenError(f"{output} would replace {given}, which this command reads: write the output "
+                              "elsewhere (--force replaces earlier outputs, never inputs)")
+
+
 def _report_name(name: str) -> str:
     """A report's directory name: one plain path component, so --force can only ever replace that report."""
     if not name or name in (".", "..") or any(sep in name for sep in ("/", "\\", os.sep)) or name.startswith("~"):
@@ -236,6 +249,10 @@ def svd(
             raise MisgenError(f"--out must name an .h5 file, not {out.name}")
         _refuse_overwrite(out, force)
         _refuse_overwrite(report_directory(out), force)
+        source = run / "recording.h5" if run.is_dir() else run
+        for output in (out, report_directory(out)):
+            _refuse_inputs(output, [source, run / "config.json" if run.is_dir() else None,
+                                    run / "model.zip" if run.is_dir() else None])
         with Recording(run) as recording:  # validated before torch is imported: a bad file fails in a second
             recording.dataset(stream)
             from analysis.decompose import SVDOptions, reconstructible, reconstruction_check, run_svd
@@ -395,6 +412,7 @@ def svd_compact(
         _refuse_overwrite(out, force)
         RunDir(run).read_config()
         svd_path = svd_path or run / "svd.h5"
+        _refuse_inputs(out, [svd_path, RunDir(run).recording, RunDir(run).model, RunDir(run).config_file])
         svd_file = SVDFile.load(svd_path)
         from analysis import ablation
         from analysis.compact_svd import compact_svd
@@ -483,6 +501,7 @@ def ablate(
             default_name = f"channels_{channels.replace(':', '_').replace(',', '-')}_{mode}"
         out = out_dir if out_dir is not None else run / "ablations" / _report_name(name or default_name)
         _refuse_report_dir(out, force)
+        _refuse_inputs(out, [run, svd_path])
         if out.exists():
             shutil.rmtree(out)
         with console.status("evaluating") as status:
@@ -522,6 +541,8 @@ def dynamics(
         RunDir(run).read_config()
         out = out or run / "dynamics"
         _refuse_overwrite(out / "behaviour.json", force)
+        _refuse_inputs(out, [RunDir(run).recording, RunDir(run).model, RunDir(run).config_file,
+                             RunDir(run).checkpoints, svd_path])
         if out.exists() and not out.is_dir():
             raise MisgenError(f"--out {out} is a file, not a directory")
         if svd_path is not None:
@@ -563,6 +584,7 @@ def replay(
         for target in (out, map_png):
             if target is not None:
                 _refuse_overwrite(target, force)
+                _refuse_inputs(target, [file, compare, policy])
         from analysis.replay import replay as run_replay  # validates the file before procgen sees any of it
 
         model = None
@@ -581,11 +603,16 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="run directory for everything the demo writes"),
     force: bool = typer.Option(False, "--force", help="replace an existing --out"),
     timesteps: int = typer.Option(DEMO.timesteps, "--timesteps", min=2048, help="env steps of training"),
-    episodes: int = typer.Option(DEMO.episodes, "--episodes", min=1, help="episodes per policy and variant"),
-    controls: int = typer.Option(DEMO.controls, "--controls", min=1, help="random controls per ablation"),
+    levels: int = typer.Option(DEMO.levels, "--levels", min=1, help="levels per variant for the shipped agent's "
+                               "evaluation"),
+    episodes: int = typer.Option(DEMO.episodes, "--episodes", min=1, help="levels per policy and variant in the "
+                                 "shipped agent's ablation"),
+    controls: int = typer.Option(DEMO.controls, "--controls", min=1, help="random controls, and as many bulk "
+                                 "controls, in the ablation"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the training progress bar"),
 ) -> None:
-    """The whole workflow on a CPU in minutes: train+record, SVD, ablate, evaluate, replay; writes report.md."""
+    """The whole workflow on a CPU in minutes: a small agent trained, recorded and decomposed here; the shipped
+    agent evaluated, ablated against both kinds of control and replayed; writes report.md."""
     with user_errors():
         import shutil
         from dataclasses import replace
@@ -593,12 +620,13 @@ def demo(
         from analysis.demo import run_demo
 
         _refuse_overwrite(out, force)
+        _refuse_inputs(out, [SHIPPED_AGENT, SHIPPED_SVD])
         if out.exists():  # --force replaces an earlier demo's output, never another directory given by mistake
             if not (out / "report.md").is_file() or not (out / "config.json").is_file():
                 raise MisgenError(f"{out} is not the output of an earlier misgen demo (no report.md and "
                                   f"config.json); --force replaces only that")
             shutil.rmtree(out)
-        plan = replace(DEMO, timesteps=timesteps, episodes=episodes, controls=controls)
+        plan = replace(DEMO, timesteps=timesteps, levels=levels, episodes=episodes, controls=controls)
         report = run_demo(out, plan, progress=lambda text: typer.echo(f"misgen demo {text}", err=True),
                           show_training_progress=progress)
     typer.echo(f"demo finished; open {report}")

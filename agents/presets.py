@@ -11,6 +11,7 @@ paper's.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from envs.actions import ACTION_SETS
@@ -18,6 +19,12 @@ from envs.variants import DEFAULT_REGION
 
 
 SCHEDULES = ("constant", "linear")  # agents/callbacks.LinearAnneal
+# (field, low, high, low excluded): what PPO can run with; counts are bounded by what a machine can hold
+RANGES = [("learning_rate", 0, 1, True), ("adam_eps", 0, 1, True), ("gamma", 0, 1, True), ("gae_lambda", 0, 1, False),
+          ("ent_coef", 0, 1e3, False), ("vf_coef", 0, 1e3, False), ("clip_range", 0, 1e3, True),
+          ("clip_range_vf", 0, 1e3, False), ("max_grad_norm", 0, 1e6, True), ("reward_clip", 0, 1e6, True),
+          ("width_scale", 1, 16, False), ("n_envs", 1, 4096, False), ("n_steps", 1, 1 << 20, False),
+          ("n_minibatches", 1, 1 << 20, False), ("n_epochs", 1, 1000, False), ("env_threads", 0, 256, False)]
 
 
 @dataclass(frozen=True)
@@ -49,14 +56,24 @@ class PPOConfig:
     share_features: bool = True  # one features extractor for actor and critic (the paper's); false: one each
 
     def __post_init__(self):
+        for f in fields(self):  # types first: a config read from a file may hold anything
+            value = getattr(self, f.name)
+            expected = {"int": int, "float": (int, float), "bool": bool, "str": str}[f.type]
+            if not isinstance(value, expected) or (f.type in ("int", "float") and isinstance(value, bool)):
+                raise ValueError(f"{f.name} must be a {f.type}, not {value!r}")
+            if f.type == "float" and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be finite, not {value}")
+        for name, low, high, low_open in RANGES:
+            value = getattr(self, name)
+            if value < low or (low_open and value == low) or value > high:
+                show = lambda v: f"{v:,}" if isinstance(v, int) else f"{v:g}"  # noqa: E731
+                raise ValueError(f"{name} must lie in {'(' if low_open else '['}{show(low)}, {show(high)}], not "
+                                 f"{show(value)}")
         if self.action_set not in ACTION_SETS:
             raise ValueError(f"action_set must be one of {', '.join(ACTION_SETS)}, not {self.action_set!r}")
         for name in ("ent_schedule", "lr_schedule"):
             if getattr(self, name) not in SCHEDULES:
                 raise ValueError(f"{name} must be one of {', '.join(SCHEDULES)}, not {getattr(self, name)!r}")
-        for name in ("n_envs", "n_steps", "n_minibatches", "n_epochs", "width_scale", "env_threads"):
-            if getattr(self, name) < 1 and not (name == "env_threads" and self.env_threads == 0):
-                raise ValueError(f"{name} must be >= 1")
         if (self.n_envs * self.n_steps) % self.n_minibatches:
             raise ValueError(f"n_envs * n_steps ({self.n_envs * self.n_steps}) must divide into "
                              f"{self.n_minibatches} minibatches")

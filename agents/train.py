@@ -6,6 +6,7 @@ Read top to bottom: run directory and config -> environments -> learner -> recor
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -108,6 +109,29 @@ def load_checkpoint(checkpoint: Checkpoint, venv, ppo_config: PPOConfig, device:
     return env, model
 
 
+OBSERVATION_BYTES = 3 * 64 * 64 * 4  # SB3's rollout buffer holds each frame as float32
+
+
+def available_memory() -> int:
+    """Bytes the system can give without swapping (Linux MemAvailable; elsewhere the free pages)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_memory(ppo_config: PPOConfig) -> None:
+    """Refuse a rollout buffer that would not fit in the machine's memory, with the estimate."""
+    needed = ppo_config.n_envs * ppo_config.n_steps * OBSERVATION_BYTES
+    free = available_memory()
+    if needed > free:
+        raise MisgenError(f"n_envs x n_steps = {ppo_config.n_envs * ppo_config.n_steps:,} transitions need a rollout "
+                          f"buffer of {needed / 2**30:,.1f} GiB; this machine has {free / 2**30:,.1f} GiB available")
+
+
 def runnable_config(ppo_config: PPOConfig, device: str) -> PPOConfig:
     """``ppo_config`` as it can run on ``device``: emulated bfloat16 costs more than it saves
     (benchmarks/bf16_autocast.py), so a CPU without native bf16 trains in float32 (said on stderr)."""
@@ -139,11 +163,15 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         raise ValueError("a new run needs its length in timesteps")
     keep_freed_memory()  # 1.26x on the cpu preset, same numbers (agents/allocator.py)
     # --- run directory and config ------------------------------------------------------------------
+    # everything that can be refused is refused before anything is written
     if record.split and not resume:
-        get_split(record.split, env_config.game)  # an unknown split is refused before anything is written
+        get_split(record.split, env_config.game)
+    device = resolve_device(device)
+    if ppo_config.architecture not in ARCHITECTURES:
+        raise MisgenError(f"architecture must be one of {', '.join(ARCHITECTURES)}, not {ppo_config.architecture!r}")
+    check_memory(ppo_config)
     run = RunDir(Path(out))
     run.create(resume)
-    device = resolve_device(device)
     if resume:  # the run's own settings win; only the length, device and checkpointing may change
         saved = run.read_config()
         env_config = dataclass_from_json(EnvConfig, saved["env"], f"{run.config_file}: env")

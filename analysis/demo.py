@@ -1,13 +1,18 @@
-"""``misgen demo``: the whole method, small enough for a laptop CPU, ending in a report of what it measured.
+"""``misgen demo``: the whole method on a laptop CPU, ending in a report of what it measured.
 
-Read top to bottom: train on maze-topright with every-step recording -> SVD of the updates against both nulls
--> ablate the earliest and the latest component with random controls, evaluating on maze-topright (training
-distribution) and maze (cheese anywhere) -> replay episodes of the original and the ablated agent side by side ->
-report.md. Every number in the report is read from the files this run wrote; every link points to one of them.
+Two agents, each where it fits. A small agent trained here for a few minutes shows the workflow on data made in
+front of the user: train on maze-topright with recording -> SVD of the updates against both nulls. The shipped
+agent (``agents/trained/maze-topright-cpu.zip``, the ``cpu`` preset's competent agent) shows the science in
+minutes: its goal-vs-proxy numbers on the training distribution and on maze (cheese anywhere), then the ablation
+of the latest component of its own recorded run's SVD (the compact svd file shipped beside it) against random
+controls in the update span and bulk controls below the shuffle null, then replays of its episodes, original and
+ablated side by side. report.md says which agent each number belongs to; every number is read from the files
+this run wrote, and every link points to one of them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, replace
@@ -15,19 +20,22 @@ from pathlib import Path
 from typing import Callable
 
 TRAIN_VARIANT, TEST_VARIANT = "maze-topright", "maze"
-STAGES = 5  # train, svd, two ablations, replay
-SUPERLATIVE = {"early": "earliest", "late": "latest"}
+STAGES = 5  # train, svd, evaluate the shipped agent, ablate it, replay
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_AGENT = ROOT / "agents" / "trained" / "maze-topright-cpu.zip"
+SHIPPED_SVD = ROOT / "agents" / "trained" / "maze-topright-cpu.svd.h5"  # compact, from its recorded run
 
 
 @dataclass(frozen=True)
 class DemoPlan:
     """Sizes of the demo, chosen to finish within 10 minutes on 2 CPU cores."""
 
-    timesteps: int = 200_000  # env steps of training (quick preset: 2,048 per rollout, 12 optimizer steps each)
+    timesteps: int = 200_000  # env steps of the small agent's training (quick preset: 2,048 per rollout)
     components: int = 12  # SVD components kept
     shuffles: int = 3  # time-shuffled copies for the null band
-    controls: int = 3  # random controls per ablation
-    episodes: int = 60  # evaluation episodes per policy and variant (the same level seeds for all)
+    levels: int = 1000  # levels per variant for the shipped agent's evaluation (greedy)
+    controls: int = 3  # random controls, and as many bulk controls, in the ablation
+    episodes: int = 200  # levels per policy and variant in the ablation (the same level seeds for all)
     replays: int = 3  # episodes replayed side by side, original vs ablated (at most ``episodes``)
     n_envs: int = 16  # parallel environments when evaluating
     seed: int = 0
@@ -51,10 +59,12 @@ def run_demo(out: Path, plan: DemoPlan = DEMO, progress: Callable[[str], None] =
     from agents.train import RecordConfig, train
     from analysis import ablation
     from analysis.decompose import SVDOptions, run_svd
+    from analysis.evaluation import evaluate, level_seeds
     from analysis.replay import replay
     from analysis.svd_report import save_with_report
     from envs.variants import EnvConfig
     from misgen.recording import Recording
+    from misgen.svd_file import SVDFile
 
     stages: list[Stage] = []
 
@@ -65,74 +75,99 @@ def run_demo(out: Path, plan: DemoPlan = DEMO, progress: Callable[[str], None] =
         stages.append(Stage(name, time.perf_counter() - start))
         return value
 
-    # --- train with every-step recording --------------------------------------------------------------
+    # --- the small agent: train with recording, then the SVD of its updates against both nulls -------------
     env_config = EnvConfig(variant=TRAIN_VARIANT, seed=plan.seed)
-    trained = timed("training on maze-topright (quick preset, recording grads and updates, split by region)",
+    trained = timed("training a small agent on maze-topright (quick preset, recording grads and updates, split "
+                    "by region)",
                     lambda: train(out, env_config, PRESETS["quick"], RecordConfig(split="region"), plan.timesteps,
                                   device="cpu", seed=plan.seed, show_progress=show_training_progress))
 
-    # --- SVD of the updates, centred, against both nulls ------------------------------------------------
     def decompose():
         with Recording(out) as recording:
             svd, _ = run_svd(recording, SVDOptions("updates", True, "all", plan.components, "gram", None, "cpu",
                                                    plan.shuffles))
         summary, _ = save_with_report(svd, out / "svd.h5")
-        return svd, summary
+        return summary
 
-    svd, svd_summary = timed("SVD of the updates (centred) with Marchenko-Pastur and time-shuffle nulls", decompose)
+    svd_summary = timed("SVD of the small agent's updates (centred) with Marchenko-Pastur and time-shuffle nulls",
+                        decompose)
 
-    # --- ablate the earliest and the latest component, with random controls ----------------------------
-    run = ablation.Run.load(out)
-    ablations = {}
-    for when in ("early", "late"):
-        def ablate(when=when):
-            picked = ablation.select_components(svd, None, int(when == "early"), int(when == "late"))
-            target, controls = ablation.component_ablations(run, svd, picked, plan.controls, plan.seed)
-            directory = out / "ablations" / f"{when}_{picked[0]}"
-            results, _ = ablation.run_ablation(run, target, controls, [TRAIN_VARIANT, TEST_VARIANT],
-                                               plan.episodes, plan.seed, directory, plan.n_envs, deterministic=False)
-            return {"component": picked[0], "directory": directory, "results": results}
+    # --- the shipped agent: what it does, and what removing its latest component does ---------------------
+    shipped = ablation.Run.load(SHIPPED_AGENT)
 
-        ablations[when] = timed(f"ablating the {SUPERLATIVE[when]} component against {plan.controls} random "
-                                f"controls, {plan.episodes} episodes per policy on {TRAIN_VARIANT} and "
-                                f"{TEST_VARIANT}", ablate)
+    def measure_shipped():
+        seeds = level_seeds(plan.seed, plan.levels)
+        found = {}
+        for variant in (TRAIN_VARIANT, TEST_VARIANT):
+            config = replace(shipped.env_config, variant=variant, num_levels=0, start_level=0)
+            result = evaluate(shipped.model.policy, config, seeds, n_envs=plan.n_envs, sample_seed=plan.seed)
+            found[variant] = {"summary": result.summary(), "by_goal_path": result.by_goal_path()}
+        (out / "shipped_agent.json").write_text(json.dumps(found, indent=2) + "\n")
+        return found
 
-    # --- replay: original vs late-ablated on the test variant, and the test-variant visitation map -----
-    late_dir = ablations["late"]["directory"]
+    behaviour = timed(f"evaluating the shipped agent on {plan.levels} levels of {TRAIN_VARIANT} and "
+                      f"{TEST_VARIANT}", measure_shipped)
+
+    def ablate():
+        svd = SVDFile.load(SHIPPED_SVD)
+        ablation.check_svd_matches(shipped, svd, SHIPPED_SVD)
+        picked = ablation.select_components(svd, None, 0, 1)
+        target, controls = ablation.component_ablations(shipped, svd, picked, plan.controls, plan.seed,
+                                                        n_bulk=plan.controls)
+        directory = out / "shipped_late_ablation"
+        results, _ = ablation.run_ablation(shipped, target, controls, [TRAIN_VARIANT, TEST_VARIANT],
+                                           plan.episodes, plan.seed, directory, plan.n_envs)
+        return {"component": picked[0], "directory": directory, "results": results, "svd": svd}
+
+    late = timed(f"ablating the shipped agent's latest component against {plan.controls} random and "
+                 f"{plan.controls} bulk controls, {plan.episodes} levels per policy on {TRAIN_VARIANT} and "
+                 f"{TEST_VARIANT}", ablate)
+
+    # --- replay: original vs late-ablated on the test variant, and visitation maps -------------------------
     videos = out / "videos"
 
     def replays():
+        episodes = late["directory"]
         indices = list(range(plan.replays))
-        replay(late_dir / f"original_{TEST_VARIANT}.h5", indices, videos / "original_vs_late_ablated.mp4",
-               size=256, compare=late_dir / f"ablated_{TEST_VARIANT}.h5")
-        replay(late_dir / f"original_{TEST_VARIANT}.h5", indices[:1], videos / "original_episode0.gif", size=192)
-        replay(late_dir / f"original_{TEST_VARIANT}.h5", None, map_png=videos / "visits_maze.png")
-        replay(late_dir / f"original_{TRAIN_VARIANT}.h5", None, map_png=videos / "visits_maze-topright.png")
+        replay(episodes / f"original_{TEST_VARIANT}.h5", indices, videos / "original_vs_late_ablated.mp4",
+               size=256, compare=episodes / f"ablated_{TEST_VARIANT}.h5")
+        replay(episodes / f"original_{TEST_VARIANT}.h5", indices[:1], videos / "original_episode0.gif", size=192)
+        replay(episodes / f"original_{TEST_VARIANT}.h5", None, map_png=videos / "visits_maze.png")
+        replay(episodes / f"ablated_{TEST_VARIANT}.h5", None, map_png=videos / "visits_maze_ablated.png")
 
-    timed(f"replaying {plan.replays} {TEST_VARIANT} episodes, original and late-ablated side by side", replays)
-    return write_demo_report(out, plan, trained, svd_summary, ablations, stages)
+    timed(f"replaying {plan.replays} {TEST_VARIANT} episodes of the shipped agent, original and late-ablated side "
+          f"by side", replays)
+    return write_demo_report(out, plan, trained, svd_summary, behaviour, late, stages)
 
 
 def _rate(metric: dict) -> str:
+    if metric["mean"] is None:
+        return "-"
     return f"{metric['mean']:.2f} ({metric['low']:.2f}-{metric['high']:.2f})"
 
 
-def write_demo_report(out: Path, plan: DemoPlan, trained, svd_summary: dict, ablations: dict,
+def _band(band: list[float] | None) -> str:
+    return "-" if band is None else f"{band[0]:.2f}-{band[1]:.2f}"
+
+
+def write_demo_report(out: Path, plan: DemoPlan, trained, svd_summary: dict, behaviour: dict, late: dict,
                       stages: list[Stage]) -> Path:
-    """report.md: what was run, what it measured, links to every plot, video and file (relative to ``out``)."""
+    """report.md: what was run, on which agent, what it measured, links to every plot, video and file."""
     from misgen.recording import Recording
 
     nulls = svd_summary["nulls"]
     with Recording(out) as recording:
         rows, width = recording.n_rows, recording.n_params
     recording_mb = (out / "recording.h5").stat().st_size / 2**20
-    original = ablations["late"]["results"]["variants"]
+    shipped = SHIPPED_AGENT.relative_to(ROOT)
     lines = [
         "# misgen demo", "",
         f"Measured on this machine ({os.cpu_count()} CPU cores) by `misgen demo`, in "
-        f"{sum(s.seconds for s in stages) / 60:.1f} minutes. Every number below was read from the files of this run.",
-        "",
-        "## 1. Training", "",
+        f"{sum(s.seconds for s in stages) / 60:.1f} minutes. Every number below was read from the files of this run. "
+        f"Sections 1-2 are about **a small agent trained here**, to show the workflow on data made in front of you; "
+        f"sections 3-5 about **the shipped agent** `{shipped}`, the `cpu` preset's competent maze agent, to show "
+        f"what the method finds on an agent that learned the task (docs/results.md has the full experiment).", "",
+        "## 1. Training (the small agent)", "",
         f"PPO (quick preset: small CNN, 16 envs x 128 steps) on `{TRAIN_VARIANT}` (cheese always in the top-right "
         f"5x5 region) for {trained.timesteps:,} env steps and {trained.optimizer_steps} optimizer steps. Last 100 "
         f"training episodes: return {trained.mean_return:.2f}, cheese reached {trained.goal_rate:.0%}, top-right "
@@ -140,19 +175,7 @@ def write_demo_report(out: Path, plan: DemoPlan, trained, svd_summary: dict, abl
         "[logs/](logs/).", "",
         f"[recording.h5](recording.h5): the gradient and the update of every optimizer step, {rows} rows x "
         f"{width:,} parameters each, {recording_mb:.1f} MB.", "",
-        "## 2. Behaviour: goal vs proxy", "",
-        f"The trained agent, actions sampled from its policy (a small agent acting greedily often loops until the "
-        f"500-step timeout), on the same {plan.episodes} level seeds per variant (95 % bootstrap intervals). "
-        "On maze the cheese is anywhere, so reaching the top-right region without the cheese is the proxy.", "",
-        "| variant | cheese reached | top-right region reached | return |", "|---|---|---|---|",
-    ]
-    for variant, metrics in original.items():
-        lines.append(f"| {variant} | {_rate(metrics['goal_reached']['original'])} | "
-                     f"{_rate(metrics['proxy_reached']['original'])} | {_rate(metrics['return']['original'])} |")
-    lines += [
-        "", f"Where the agent went: [maze-topright](videos/visits_maze-topright.png), [maze](videos/visits_maze.png) "
-        "(visitation heatmaps).", "",
-        "## 3. SVD of the update series", "",
+        "## 2. SVD of the update series (the small agent)", "",
         f"Centred SVD of the `updates` stream ({svd_summary['steps_used']} steps x {svd_summary['n_params']:,} "
         f"parameters, method `{svd_summary['method']}`): {nulls['n_above_shuffle']} components above the "
         f"time-shuffle null, {nulls['n_above_mp']} above the Marchenko-Pastur edge, effective rank "
@@ -170,36 +193,57 @@ def write_demo_report(out: Path, plan: DemoPlan, trained, svd_summary: dict, abl
         layer, shares = c["top_layers"][0], c["split_shares"]
         lines.append(f"| {c['index']} | {c['singular_value']:.4g} | {c['label']} ({c['position']:.2f}) | "
                      f"{layer['name']} (x{layer['enrichment']}) | {shares['outside']:.2f} / {shares['inside']:.2f} |")
-    lines += ["", "## 4. Ablations", "",
-              "theta' = theta_final - P(theta_final - theta_0), P the projection onto the component's loading; each "
-              f"control removes the same norm of change along a random direction in the span of the recorded "
-              f"updates ({plan.controls} controls). Paired differences are ablated minus original on the same "
-              "levels.", ""]
-    for when, found in ablations.items():
-        relative = found["directory"].relative_to(out)
-        lines += [f"### The {SUPERLATIVE[when]} component above the null: #{found['component']}", "",
-                  "| variant | metric | original | ablated | ablated - original (95 % CI) | control band | "
-                  "outside the band |", "|---|---|---|---|---|---|---|"]
-        for variant, metrics in found["results"]["variants"].items():
-            for metric in ("goal_reached", "proxy_reached"):
-                m = metrics[metric]
-                diff, band = m["ablated_minus_original"], m["controls"]["band"]
-                outside = "yes" if not band[0] <= m["ablated"]["mean"] <= band[1] else "no"
-                lines.append(f"| {variant} | {metric} | {m['original']['mean']:.2f} | {m['ablated']['mean']:.2f} | "
-                             f"{diff['mean']:+.2f} ({diff['low']:+.2f}, {diff['high']:+.2f}) | "
-                             f"{band[0]:.2f}-{band[1]:.2f} | {outside} |")
-        lines += ["", f"Report: [{relative}/report.md]({relative}/report.md); ablated policy: "
-                  f"[{relative}/ablated.zip]({relative}/ablated.zip).", ""]
-    lines += ["## 5. Replays", "",
+    lines += [
+        "", "## 3. Goal vs proxy (the shipped agent)", "",
+        f"`{shipped}`, greedy actions, {plan.levels} levels per variant (95 % bootstrap intervals; "
+        f"[shipped_agent.json](shipped_agent.json)). On `{TEST_VARIANT}` the cheese is anywhere; where it lies off "
+        "the one path from the start to the top-right 2x2 block, going for the cheese and going for the block "
+        "come apart.", "",
+        "| variant | cheese | block reached | cheese elsewhere, off the path: cheese | ... : block without it |",
+        "|---|---|---|---|---|"]
+    for variant, found in behaviour.items():
+        off = found["by_goal_path"]["off_path"]
+        lines.append(f"| {variant} | {_rate(found['summary']['goal_reached'])} | "
+                     f"{_rate(found['summary']['proxy_reached'])} | {_rate(off['goal_reached'])} | "
+                     f"{_rate(off['proxy_only'])} |")
+    relative = late["directory"].relative_to(out)
+    svd = late["svd"]
+    position = svd.components["position"][svd.numbers.index(late["component"])]
+    lines += [
+        "", f"## 4. Ablation of the latest component (the shipped agent): #{late['component']}", "",
+        f"The compact svd file `{SHIPPED_SVD.relative_to(ROOT)}` holds the components of the shipped agent's own "
+        f"recorded run (centred `{svd.attrs['stream']}`); #{late['component']} is the latest above the time-shuffle "
+        f"null (time centre at {position:.2f} of training). theta' = theta_final - P(theta_final - theta_0), P the "
+        f"projection onto its loading; {plan.controls} random controls remove the same norm along a random "
+        f"direction in the span of the recorded updates, {plan.controls} bulk controls along a component below the "
+        f"null. {plan.episodes} levels per policy and variant, greedy; paired differences are ablated minus "
+        "original on the same levels.", "",
+        "| variant | metric | original | ablated | ablated - original (95 % CI) | random band | bulk band | beyond "
+        "both |", "|---|---|---|---|---|---|---|---|"]
+    for variant, metrics in late["results"]["variants"].items():
+        for metric in ("goal_reached", "proxy_reached", "goal_off_path", "proxy_only_off_path"):
+            m = metrics[metric]
+            diff = m["ablated_minus_original"]
+            if diff["mean"] is None:
+                continue
+            beyond = {True: "yes", False: "no", None: "-"}[m["beyond_controls"]]
+            lines.append(f"| {variant} | {metric} | {m['original']['mean']:.2f} | {m['ablated']['mean']:.2f} | "
+                         f"{diff['mean']:+.2f} ({diff['low']:+.2f}, {diff['high']:+.2f}) | "
+                         f"{_band(m['controls']['band'])} | {_band(m['bulk_controls']['band'])} | {beyond} |")
+    lines += ["", f"Report: [{relative}/report.md]({relative}/report.md); ablated policy: "
+              f"[{relative}/ablated.zip]({relative}/ablated.zip).", "",
+              "## 5. Replays (the shipped agent)", "",
               f"[videos/original_vs_late_ablated.mp4](videos/original_vs_late_ablated.mp4): {plan.replays} `maze` "
               "levels, the original agent (left) and the late-ablated agent (right) on the same level, re-simulated "
               "from the recorded initial state and actions and checked step by step. "
-              "[videos/original_episode0.gif](videos/original_episode0.gif): the first of them as a GIF.", "",
+              "[videos/original_episode0.gif](videos/original_episode0.gif): the first of them as a GIF. Where it "
+              "went on maze: [original](videos/visits_maze.png), [late-ablated](videos/visits_maze_ablated.png) "
+              "(visitation heatmaps).", "",
               "## Time per stage", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {s.name} | {s.seconds:.0f} |" for s in stages]
-    lines += ["", "A demo this small shows the workflow, not the science: the agent is trained for minutes on a "
-              "CPU and the ablations use few episodes. The GPU workflow in the README runs the same steps at "
-              "full size.", ""]
+    lines += ["", "The small agent shows the workflow, not the science: it trains for minutes. The shipped agent's "
+              "ablation uses few controls and levels; docs/results.md runs it with 10 of each kind and 1,000 "
+              "levels.", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
     return path

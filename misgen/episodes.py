@@ -28,7 +28,8 @@ import h5py
 import numpy as np
 
 from misgen.errors import MisgenError, one_line
-from misgen.schema import FLOAT, INTEGER, Attr, Dataset, check_datasets, open_hdf5, read_attrs
+from misgen.schema import (CHECKSUM, FLOAT, INTEGER, Attr, Dataset, check_datasets, note_unchecked, open_hdf5,
+                           read_attrs, read_dataset)
 
 FORMAT_VERSION = 1
 N_ACTIONS = 15  # procgen's action set (envs/probes.py)
@@ -80,16 +81,17 @@ class EpisodeWriter:
 
     def write(self, episode: EpisodeRecord) -> None:
         group = self.file.create_group(f"episodes/{self.count:05d}")
-        group.create_dataset("initial_state", data=np.frombuffer(episode.initial_state, dtype=np.uint8))
-        group.create_dataset("actions", data=np.asarray(episode.actions, dtype=np.uint8))
-        group.create_dataset("rewards", data=np.asarray(episode.rewards, dtype=np.float32))
-        group.create_dataset("agent_cells", data=np.asarray(episode.agent_cells, dtype=np.int16).reshape(-1, 2))
+        group.create_dataset("initial_state", data=np.frombuffer(episode.initial_state, dtype=np.uint8), **CHECKSUM)
+        group.create_dataset("actions", data=np.asarray(episode.actions, dtype=np.uint8), **CHECKSUM)
+        group.create_dataset("rewards", data=np.asarray(episode.rewards, dtype=np.float32), **CHECKSUM)
+        group.create_dataset("agent_cells", data=np.asarray(episode.agent_cells, dtype=np.int16).reshape(-1, 2),
+                             **CHECKSUM)
         for name in ("action_probs", "values", "frames"):
             value = getattr(episode, name)
             if value is not None:
                 dtype = {"action_probs": np.float16, "values": np.float32, "frames": np.uint8}[name]
                 group.create_dataset(name, data=np.asarray(value, dtype=dtype), compression="gzip" if name == "frames"
-                                     else None)
+                                     else None, **CHECKSUM)
         group.attrs.update({"level_seed": episode.level_seed, "level_index": episode.level_index,
                             "length": episode.length, "return": episode.episode_return,
                             "goal_reached": episode.goal_reached, "proxy_reached": episode.proxy_reached,
@@ -132,6 +134,7 @@ class EpisodeFile:
             if episodes is not None and not isinstance(episodes, h5py.Group):
                 raise MisgenError(f"{self.path}: 'episodes' is not a group")
             self.names = sorted(episodes) if episodes is not None else []
+            note_unchecked(self.file, self.path)
         except MisgenError:
             self.file.close()
             raise
@@ -153,12 +156,12 @@ class EpisodeFile:
                 raise MisgenError(f"{self.path}: {where[:-1]} is not a group")
             attrs = read_attrs(group, self.path, EPISODE_ATTRS, where)
             sizes = check_datasets(group, self.path, EPISODE_DATASETS, where=where)
-            optional = {name: group[name][:] if name in group else None for name in ("action_probs", "values",
-                                                                                     "frames")}
+            read = lambda name: read_dataset(group[name], self.path)  # noqa: E731
+            optional = {name: read(name) if name in group else None for name in ("action_probs", "values", "frames")}
             record = EpisodeRecord(
                 level_seed=attrs["level_seed"], level_index=attrs["level_index"],
-                initial_state=group["initial_state"][:].tobytes(), actions=group["actions"][:],
-                rewards=group["rewards"][:], agent_cells=group["agent_cells"][:],
+                initial_state=read("initial_state").tobytes(), actions=read("actions"),
+                rewards=read("rewards"), agent_cells=read("agent_cells"),
                 goal_reached=attrs["goal_reached"], proxy_reached=attrs["proxy_reached"],
                 goal_step=attrs["goal_step"], proxy_step=attrs["proxy_step"],
                 goal_cell=None if attrs["goal_cell"] == (-1, -1) else attrs["goal_cell"], **optional)

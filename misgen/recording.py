@@ -50,7 +50,8 @@ import h5py
 import numpy as np
 
 from misgen.errors import MisgenError, one_line
-from misgen.schema import BOOL, FLOAT, INTEGER, STRING, VLEN, Attr, Dataset, check_datasets, read_attrs
+from misgen.schema import (BOOL, CHECKSUM, FLOAT, INTEGER, STRING, VLEN, Attr, Dataset, check_datasets,
+                           note_unchecked, read_attrs, read_dataset)
 
 FORMAT_VERSION = 1
 STREAMS = ("grads", "updates")
@@ -221,24 +222,26 @@ class RecordingWriter:
         stored = stored_dtype(self.record_dtype)
         for stream in self.streams:
             ds = f.create_dataset(stream, shape=(0, n), maxshape=(None, n), dtype=stored,
-                                  chunks=(CHUNK_ROWS, min(n, CHUNK_COLUMNS)))
+                                  chunks=(CHUNK_ROWS, min(n, CHUNK_COLUMNS)), **CHECKSUM)
             ds.attrs["encoding"] = self.record_dtype
             ds.attrs["units"] = "parameter units per step" if stream == "updates" else "loss units per parameter unit"
             if stream.startswith("grads_split/"):
                 ds.attrs["part"] = stream.split("/", 1)[1]
         steps = f.create_group("steps")
         for name, (dtype, units) in self.step_fields().items():
-            steps.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1024,)).attrs["units"] = units
+            steps.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1024,),
+                                 **CHECKSUM).attrs["units"] = units
         params = f.create_group("params")
         params.create_dataset("names", data=np.array(self.params.names, dtype=h5py.string_dtype()))
         shapes = params.create_dataset("shapes", (len(self.params.shapes),), dtype=h5py.vlen_dtype(np.int64))
         for i, shape in enumerate(self.params.shapes):
             shapes[i] = np.array(shape, dtype=np.int64)
-        params.create_dataset("offsets", data=self.params.offsets.astype(np.int64))
+        params.create_dataset("offsets", data=self.params.offsets.astype(np.int64), **CHECKSUM)
         ckpt = f.create_group("checkpoints")
-        ckpt.create_dataset("theta", shape=(0, n), maxshape=(None, n), dtype=np.float32, chunks=(1, min(n, 1 << 20)))
-        ckpt.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
-        ckpt.create_dataset("timesteps", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
+        ckpt.create_dataset("theta", shape=(0, n), maxshape=(None, n), dtype=np.float32, chunks=(1, min(n, 1 << 20)),
+                            **CHECKSUM)
+        ckpt.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,), **CHECKSUM)
+        ckpt.create_dataset("timesteps", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,), **CHECKSUM)
 
     def step_fields(self) -> dict[str, tuple[str, str]]:
         """Every ``steps/`` field this recording has (:func:`step_fields`)."""
@@ -403,12 +406,13 @@ class Recording:
         self.params = ParamTable(names, shapes, offsets)
         rows = [file[d.name].shape[0] for d in datasets if d.shape[0] == "T+" and d.name in file]
         self.n_rows = min(rows)
-        steps = file["steps/step"][: self.n_rows]
+        steps = read_dataset(file["steps/step"], path, slice(0, self.n_rows))
         if len(steps) and (steps[0] < 0 or np.any(np.diff(steps) <= 0)):
             raise MisgenError(f"{path}: dataset 'steps/step' must count up from 0 or more, one row per step")
-        checkpoint_steps = file["checkpoints/step"][:]
+        checkpoint_steps = read_dataset(file["checkpoints/step"], path)
         if len(checkpoint_steps) and (checkpoint_steps[0] < 0 or np.any(np.diff(checkpoint_steps) < 0)):
             raise MisgenError(f"{path}: dataset 'checkpoints/step' must not decrease")
+        note_unchecked(file, path)
 
     @property
     def split_streams(self) -> tuple[str, ...]:
@@ -436,7 +440,7 @@ class Recording:
         return self.attrs["config"]
 
     def steps(self, field: str) -> np.ndarray:
-        return self.file["steps"][field][: self.n_rows]
+        return read_dataset(self.file["steps"][field], self.path, slice(0, self.n_rows))
 
     def dataset(self, stream: str) -> h5py.Dataset:
         if stream not in self.streams:
@@ -448,7 +452,7 @@ class Recording:
         ds = self.dataset(stream)
         if isinstance(rows, slice):
             rows = slice(*rows.indices(self.n_rows))
-        block = ds[rows, columns]
+        block = read_dataset(ds, self.path, (rows, columns))
         return _bfloat16_to_float32(block) if self.record_dtype == "bfloat16" else block.astype(np.float32)
 
     def checkpoints(self) -> tuple[np.ndarray, np.ndarray]:
@@ -459,7 +463,7 @@ class Recording:
         """Checkpointed theta ``which`` (0: initial, -1: final) as float32."""
         if self.file["checkpoints/theta"].shape[0] == 0:
             raise MisgenError(f"{self.path}: dataset 'checkpoints/theta' holds no checkpoint")
-        return self.file["checkpoints/theta"][which].astype(np.float32)
+        return read_dataset(self.file["checkpoints/theta"], self.path, which).astype(np.float32)
 
     def close(self) -> None:
         self.file.close()

@@ -12,6 +12,7 @@ turn (tests/test_bad_input.py), so a field added to a layout is checked and fuzz
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -136,6 +137,37 @@ def _kind_names(kinds: str) -> str:
 
 def _shape_text(shape: tuple[str | int, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+# HDF5's Fletcher-32 filter on every numeric dataset misgen writes: reading a chunk whose bytes changed fails.
+# (HDF5 takes no filter on variable-length data: names, labels and shapes go without; the readers cross-check them.)
+CHECKSUM = {"fletcher32": True}
+_NOTED_UNCHECKED: set[str] = set()
+
+
+def read_dataset(dataset: h5py.Dataset, path: Path, selection=()) -> np.ndarray:
+    """``dataset[selection]``, with a failed read (a checksum that does not match, damaged storage) raised as one
+    :class:`MisgenError` naming the file and the dataset."""
+    try:
+        return dataset[selection]
+    except OSError as error:
+        raise MisgenError(f"{path}: dataset {dataset.name.lstrip('/')!r} cannot be read: its checksum fails or its "
+                          f"storage is damaged ({one_line(error)})") from None
+
+
+def note_unchecked(file: h5py.File, path: Path) -> None:
+    """Say once per file, on stderr, that a file written before checksums (none of its numeric datasets has one)
+    has nothing to verify."""
+    key = str(Path(path).resolve())
+    if key in _NOTED_UNCHECKED:
+        return
+    numeric = []
+    file.visititems(lambda name, item: numeric.append(item.fletcher32) if isinstance(item, h5py.Dataset)
+                    and item.dtype.kind in "fiub" and item.shape else None)
+    if numeric and not any(numeric):
+        _NOTED_UNCHECKED.add(key)
+        print(f"misgen: note: {path} was written before misgen stored checksums: damage to its data cannot be "
+              "detected", file=sys.stderr)
 
 
 def open_hdf5(path: Path, what: str, **kwargs) -> h5py.File:

@@ -54,7 +54,8 @@ import h5py
 import numpy as np
 
 from misgen.errors import MisgenError, one_line
-from misgen.schema import FLOAT, INTEGER, STRING, Attr, Dataset, check_datasets, open_hdf5, read_attrs
+from misgen.schema import (CHECKSUM, FLOAT, INTEGER, STRING, Attr, Dataset, check_datasets, note_unchecked,
+                           open_hdf5, read_attrs, read_dataset)
 
 FORMAT_VERSION = 1
 ARRAYS = ("singular_values", "time_profiles", "loadings", "spectrum", "steps_used", "rows_used", "timesteps_used")
@@ -130,16 +131,16 @@ class SVDFile:
         tmp = Path(path).with_name(Path(path).name + ".partial")
         with h5py.File(tmp, "w") as f:
             for name, values in self.arrays.items():
-                f.create_dataset(name, data=values)
-            f.create_dataset("nulls/shuffled_spectra", data=self.shuffled_spectra)
+                f.create_dataset(name, data=values, **CHECKSUM)
+            f.create_dataset("nulls/shuffled_spectra", data=self.shuffled_spectra, **CHECKSUM)
             for name, values in self.components.items():
-                f.create_dataset(f"components/{name}", data=values)
+                f.create_dataset(f"components/{name}", data=values, **CHECKSUM)
             f.create_dataset("components/label", data=np.array(self.labels, dtype=h5py.string_dtype()))
             f.create_dataset("groups/layers", data=np.array(self.layers, dtype=h5py.string_dtype()))
             for name, values in self.groups.items():
-                f.create_dataset(f"groups/{name}", data=values)
+                f.create_dataset(f"groups/{name}", data=values, **CHECKSUM)
             for name, values in self.controls.items():
-                f.create_dataset(f"controls/{name}", data=values)
+                f.create_dataset(f"controls/{name}", data=values, **CHECKSUM)
             f.attrs["misgen_svd_format"] = FORMAT_VERSION
             for name, value in self.attrs.items():
                 f.attrs[name] = json.dumps(value) if isinstance(value, (dict, list)) else value
@@ -159,13 +160,15 @@ class SVDFile:
                 if not all(isinstance(part, str) for part in attrs["split_parts"]):
                     raise MisgenError(f"{path}: attr 'split_parts' must list strings")
                 sizes = check_datasets(f, path, layout(attrs.get("split_parts", [])))
-                arrays = {name: f[name][:] for name in ARRAYS + (("mean",) if "mean" in f else ())}
-                components = {name: f[f"components/{name}"][:] for name in COMPONENT_ARRAYS + OPTIONAL_COMPONENT_ARRAYS
-                              + ("index",) if f"components/{name}" in f}
+                note_unchecked(f, path)
+                read = lambda name: read_dataset(f[name], path)  # noqa: E731
+                arrays = {name: read(name) for name in ARRAYS + (("mean",) if "mean" in f else ())}
+                components = {name: read(f"components/{name}") for name in COMPONENT_ARRAYS
+                              + OPTIONAL_COMPONENT_ARRAYS + ("index",) if f"components/{name}" in f}
                 decode = lambda values: [v.decode() if isinstance(v, bytes) else str(v) for v in values]  # noqa: E731
-                svd = cls(arrays, f["nulls/shuffled_spectra"][:], components, decode(f["components/label"][:]),
-                          decode(f["groups/layers"][:]), {name: f[f"groups/{name}"][:] for name in GROUP_ARRAYS},
-                          attrs, {name: f[f"controls/{name}"][:] for name in ("directions", "net_contribution")
+                svd = cls(arrays, read("nulls/shuffled_spectra"), components, decode(f["components/label"][:]),
+                          decode(f["groups/layers"][:]), {name: read(f"groups/{name}") for name in GROUP_ARRAYS},
+                          attrs, {name: read(f"controls/{name}") for name in ("directions", "net_contribution")
                                   if f"controls/{name}" in f})
             except (OSError, KeyError, ValueError, TypeError) as error:  # HDF5 failing to read what it listed
                 raise MisgenError(f"{path}: corrupt or incomplete svd file ({one_line(error)})") from None

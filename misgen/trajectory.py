@@ -68,7 +68,7 @@ def checkpoint_deviations(recording: Recording) -> tuple[list[CheckpointDeviatio
     """The rebuilt theta against every stored checkpoint that falls on a recorded row, and the number of
     checkpoints in all."""
     steps_taken = recording.steps("step") + 1
-    checkpoint_steps, checkpoint_thetas = recording.checkpoints()
+    checkpoint_steps, _ = recording.checkpoints()
     theta_0 = recording.theta(0).astype(np.float64)
     matched = [(int(step), -1 if step == 0 else int(np.searchsorted(steps_taken, step)), k)
                for k, step in enumerate(checkpoint_steps)
@@ -76,7 +76,7 @@ def checkpoint_deviations(recording: Recording) -> tuple[list[CheckpointDeviatio
     rebuilt = thetas_at(recording, [row for _, row, _ in matched])
     out = []
     for (step, row, k), theta in zip(matched, rebuilt):
-        stored = checkpoint_thetas[k].astype(np.float64)
+        stored = recording.theta(k).astype(np.float64)
         difference = theta.astype(np.float64) - stored
         change = float(np.linalg.norm(stored - theta_0))
         out.append(CheckpointDeviation(step, row, float(np.abs(difference).max()),

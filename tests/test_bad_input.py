@@ -463,6 +463,28 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
              lambda run, out: ["train", "maze", "--out", str(out / "r"), "--hp", "n_minibatches=0"]),
         Case("train --seed above procgen's int32", lambda run: None,
              lambda run, out: ["train", "maze", "--out", str(out / "r"), "--seed", str(2**31)]),
+        # hyperparameters out of range, refused before a run directory is made
+        *[Case(f"train --hp {hp}", lambda run: None,
+               lambda run, out, hp=hp: ["train", "maze", "--out", str(out / "r"), "--preset", "quick", "--hp", hp])
+          for hp in ("clip_range_vf=-1", "n_steps=1000000", "gamma=nan", "learning_rate=inf", "learning_rate=-1",
+                     "architecture=bogus", "gae_lambda=1.5")],
+        Case("train --device cuda without a GPU", lambda run: None,
+             lambda run, out: ["train", "maze", "--out", str(out / "r"), "--preset", "quick", "--device", "cuda"]),
+        # an output that is an input, --force or not
+        Case("svd --out RUN/recording.h5 --force", lambda run: None,
+             lambda run, out: ["svd", str(run), "--out", str(run / "recording.h5"), "--force"]),
+        Case("svd --out RUN/../run/recording.h5 --force (through ..)", lambda run: None,
+             lambda run, out: ["svd", str(run), "--out", str(run / ".." / "run" / "recording.h5"), "--force"]),
+        Case("svd --out a symlink to the recording --force", link_to_recording,
+             lambda run, out: ["svd", str(run), "--out", str(run / "link.h5"), "--force"]),
+        Case("svd-compact --out RUN/svd.h5 --force", lambda run: None,
+             lambda run, out: ["svd-compact", str(run), "--out", str(run / "svd.h5"), "--force"]),
+        Case("ablate --out RUN --force", lambda run: None,
+             lambda run, out: ["ablate", str(run), "--late", "1", "--out", str(run), "--force"]),
+        Case("replay --map through a symlink onto its own episode file --force", link_png_to_episodes,
+             lambda run, out: ["replay", str(run / "episodes.h5"), "--map", str(run / "m.png"), "--force"]),
+        Case("dynamics --out RUN/checkpoints --force", lambda run: None,
+             lambda run, out: ["dynamics", str(run), "--out", str(run / "checkpoints"), "--force"]),
     ]
 
     def run_one(case: Case) -> str | None:
@@ -483,6 +505,14 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
         failures = [failure for failure in pool.map(run_one, cases) if failure]
     print(f"{len(cases)} subprocess cases, {len(failures)} misbehaved")
     assert not failures, f"{len(failures)} of {len(cases)} cases misbehaved:\n" + "\n".join(failures)
+
+
+def link_to_recording(run: Path) -> None:
+    (run / "link.h5").symlink_to(run / "recording.h5")
+
+
+def link_png_to_episodes(run: Path) -> None:
+    (run / "m.png").symlink_to(run / "episodes.h5")
 
 
 def test_resuming_twice_from_one_checkpoint_keeps_every_log(pristine, tmp_path):

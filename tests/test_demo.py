@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -10,8 +11,9 @@ from conftest import MISGEN
 
 def test_demo_writes_a_report_whose_links_resolve(tmp_path):
     out = tmp_path / "demo"
-    result = subprocess.run([MISGEN, "demo", "--out", str(out), "--timesteps", "4096", "--episodes", "4",
-                             "--controls", "1", "--no-progress"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run([MISGEN, "demo", "--out", str(out), "--timesteps", "4096", "--levels", "20",
+                             "--episodes", "6", "--controls", "1", "--no-progress"], capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr
     assert [line.split("]")[0] for line in result.stderr.splitlines() if line.startswith("misgen demo [")] == \
         [f"misgen demo [{i}/5" for i in range(1, 6)]
@@ -23,6 +25,9 @@ def test_demo_writes_a_report_whose_links_resolve(tmp_path):
     assert "4,096 env steps" in report and "24 optimizer steps" in report
     assert "share outside / inside the region" in report  # the run recorded its gradient split by region
     assert (out / "videos" / "original_vs_late_ablated.mp4").stat().st_size > 0
+    assert "the small agent" in report and "the shipped agent" in report and "bulk band" in report
+    ablation = json.loads((out / "shipped_late_ablation" / "ablation.json").read_text())
+    assert ablation["run"].endswith("maze-topright-cpu.zip") and len(ablation["bulk_controls"]) == 1
 
 
 def test_demo_refuses_an_existing_run_without_force(tmp_path):

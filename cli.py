@@ -108,8 +108,10 @@ def train(
     n_envs: Optional[int] = typer.Option(None, "--n-envs", min=1, help="parallel environments (preset's if unset)"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     seed: int = typer.Option(0, "--seed", help="seed of the learner and of procgen's level draws"),
-    record: str = typer.Option("grads,updates", "--record", help="grads,updates | grads | updates | none"),
-    record_every: int = typer.Option(1, "--record-every", help="record every K-th optimizer step"),
+    record: Optional[str] = typer.Option(None, "--record", help="grads,updates | grads | updates | none "
+                                         "(default: the preset's)"),
+    record_every: Optional[int] = typer.Option(None, "--record-every", help="record every K-th optimizer step "
+                                               "(default: the preset's)"),
     record_dtype: str = typer.Option("float16", "--record-dtype", help="float16 | bfloat16 | float32"),
     record_split: str = typer.Option("", "--record-split", help="also record the gradient part by part: region | "
                                      "goal-near (maze), coin-side (coinrun); envs/splits.py"),
@@ -127,6 +129,8 @@ def train(
     min_maze_size: Optional[int] = typer.Option(None, "--min-maze-size", min=0, help="maze variants: only mazes "
                                                 "of at least this size (0: no lower bound; default: the preset's)"),
     hp: list[str] = typer.Option([], "--hp", help="override a hyperparameter: NAME=VALUE (repeatable)"),
+    ignore_disk_space: bool = typer.Option(False, "--ignore-disk-space", help="start even when the projected "
+                                           "recording exceeds the free space"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
 ) -> None:
     """Train a PPO agent and record its gradient time series into runs/NAME/."""
@@ -152,9 +156,12 @@ def train(
                                else defaults.min_maze_size if maze else 0)
         if timesteps is None and not resume:  # a resumed run keeps its own length unless told otherwise
             timesteps = defaults.timesteps
-        record_config = RecordConfig(_parse_record(record), record_every, record_dtype, record_split)
+        record_config = RecordConfig(_parse_record(record if record is not None else defaults.record),
+                                     record_every if record_every is not None else defaults.record_every,
+                                     record_dtype, record_split)
         result = run_training(out, env_config, ppo_config, record_config, timesteps, device=device, seed=seed,
-                              checkpoint_every=checkpoint_every, resume=resume, show_progress=progress)
+                              checkpoint_every=checkpoint_every, resume=resume, show_progress=progress,
+                              check_disk=not ignore_disk_space)
     state = "finished" if result.complete else "stopped early; continue with --resume"
     typer.echo(f"{state}: {result.timesteps} env steps, {result.optimizer_steps} optimizer steps; last 100 "
                f"episodes: return {result.mean_return:.2f}, goal {result.goal_rate:.0%}, proxy "

@@ -122,6 +122,10 @@ class RunDefaults:
     region: int = DEFAULT_REGION
     max_maze_size: int = 0  # 0: every maze size
     min_maze_size: int = 0  # 0: from the smallest (3)
+    # what is recorded: a full run's recording should stay in single-digit GB (misgen train prints the projection
+    # and refuses one that does not fit the disk)
+    record: str = "grads,updates"
+    record_every: int = 1
 
 
 PRESETS: dict[str, PPOConfig] = {
@@ -162,5 +166,7 @@ RUN_DEFAULTS: dict[str, RunDefaults] = {
     # so that block and cheese can come apart; the corner cell alone (Langosco et al.'s setting) left more loops
     # and less block-seeking, a 3x3 block was not learned in time (cpu preset, eighth to tenth and twelfth to
     # eighteenth attempts; what the defaults train: docs/results.md)
-    "cpu": RunDefaults(timesteps=12_000_000, region=2, max_maze_size=9, min_maze_size=5),
+    # Both streams on every 20th optimizer step: 2,344 rows of 12M steps' 46,880, 5 GB in float16, where every
+    # step would be 100 GB; the updates rows still sum to the whole change (misgen/recording.py)
+    "cpu": RunDefaults(timesteps=12_000_000, region=2, max_maze_size=9, min_maze_size=5, record_every=20),
 }

@@ -7,27 +7,30 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.allocator import keep_freed_memory
 from agents.callbacks import (CountRollouts, EpisodeOutcomes, LinearAnneal, PeriodicCheckpoint, PhaseTimes,
                               SplitLabels, StopOnSignal)
 from agents.learning_curve import plot_learning_curve
-from agents.policy import ARCHITECTURES, native_bf16
+from agents.policy import ARCHITECTURES, native_bf16, policy_kwargs
 from agents.ppo import LossTerms, SplitGradients, StepCounter, TrainingPosition, learner_settings, make_ppo, track
 from agents.presets import PPOConfig
-from envs.actions import ActionSetVecEnv
+from envs.actions import ACTION_SETS, ActionSetVecEnv
 from envs.splits import get_split
 from envs.variants import EnvConfig
-from envs.vec_env import ProcgenVecEnv
+from envs.vec_env import OBSERVATION_SPACE, ProcgenVecEnv
 from misgen.errors import MisgenError, one_line
 from misgen.model_zip import load_ppo, read_model_zip
 from misgen.recorder import GradientRecorder
@@ -132,6 +135,47 @@ def check_memory(ppo_config: PPOConfig) -> None:
                           f"buffer of {needed / 2**30:,.1f} GiB; this machine has {free / 2**30:,.1f} GiB available")
 
 
+@dataclass(frozen=True)
+class ProjectedRecording:
+    rows: int
+    n_params: int
+    bytes_per_value: int
+    streams: int
+
+    @property
+    def bytes(self) -> int:
+        return self.rows * self.n_params * self.bytes_per_value * self.streams
+
+    def describe(self) -> str:
+        return (f"{self.rows:,} rows x {self.n_params:,} parameters x {self.bytes_per_value} bytes x {self.streams} "
+                f"stream(s) = {self.bytes / 1e9:,.1f} GB")
+
+    def check_fits(self, out: Path) -> None:
+        """Refuse when the projection exceeds the free space of ``out``'s file system."""
+        existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+        free = shutil.disk_usage(existing).free
+        if self.bytes > free:
+            raise MisgenError(f"the recording would take {self.bytes / 1e9:,.1f} GB ({self.describe()}), more than the "
+                              f"{free / 1e9:,.1f} GB free at {existing}: record less (--record-every, --record) or "
+                              "pass --ignore-disk-space")
+
+
+def projected_recording(ppo_config: PPOConfig, record: RecordConfig, timesteps: int,
+                        game: str) -> ProjectedRecording:
+    """The size of the recording a run of ``timesteps`` env steps writes (the policy built once, on the CPU, for
+    its parameter count)."""
+    policy = ActorCriticPolicy(OBSERVATION_SPACE, spaces.Discrete(len(ACTION_SETS[ppo_config.action_set])),
+                               lambda _: ppo_config.learning_rate,
+                               **policy_kwargs(ppo_config.architecture, ppo_config.width_scale,
+                                               share_features=ppo_config.share_features))
+    n_params = sum(p.numel() for p in policy.parameters())
+    rollouts = -(-timesteps // ppo_config.steps_per_rollout)
+    optimizer_steps = rollouts * ppo_config.n_epochs * ppo_config.n_minibatches
+    split_parts = len(get_split(record.split, game).parts) if record.split else 0
+    return ProjectedRecording(-(-optimizer_steps // record.every), n_params, 4 if record.dtype == "float32" else 2,
+                              len(record.streams) + split_parts)
+
+
 def runnable_config(ppo_config: PPOConfig, device: str) -> PPOConfig:
     """``ppo_config`` as it can run on ``device``: emulated bfloat16 costs more than it saves
     (benchmarks/bf16_autocast.py), so a CPU without native bf16 trains in float32 (said on stderr)."""
@@ -155,10 +199,11 @@ def new_normalization(venv, ppo_config: PPOConfig) -> VecNormalize:
 
 def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: RecordConfig, timesteps: int | None,
           device: str = "auto", seed: int = 0, checkpoint_every: int | None = None, resume: bool = False,
-          show_progress: bool = True) -> TrainResult:
+          show_progress: bool = True, check_disk: bool = True) -> TrainResult:
     """Train until ``timesteps`` environment steps in total (also when resuming; None only when resuming: the
     run's own length), recording as asked, with a checkpoint every ``checkpoint_every`` env steps (None: 0, or
-    when resuming the run's own interval)."""
+    when resuming the run's own interval). With ``check_disk``, a recording projected to outgrow the free space of
+    the output's file system is refused before anything is written."""
     if timesteps is None and not resume:
         raise ValueError("a new run needs its length in timesteps")
     keep_freed_memory()  # 1.26x on the cpu preset, same numbers (agents/allocator.py)
@@ -170,8 +215,14 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     if ppo_config.architecture not in ARCHITECTURES:
         raise MisgenError(f"architecture must be one of {', '.join(ARCHITECTURES)}, not {ppo_config.architecture!r}")
     check_memory(ppo_config)
+    projected = projected_recording(ppo_config, record, timesteps, env_config.game) \
+        if record.streams and not resume else None
+    if projected and check_disk:
+        projected.check_fits(Path(out))
     run = RunDir(Path(out))
     run.create(resume)
+    if projected:
+        print(f"misgen: recording {projected.describe()}", file=sys.stderr)
     if resume:  # the run's own settings win; only the length, device and checkpointing may change
         saved = run.read_config()
         env_config = dataclass_from_json(EnvConfig, saved["env"], f"{run.config_file}: env")

@@ -547,3 +547,21 @@ def test_every_declared_field_is_documented_in_its_schema_table(module, datasets
         assert f"``{documented}``" in doc or f"``{spec.name.rsplit('/', 1)[-1]}``" in doc, spec.name
     for attr in attrs:
         assert f"``{attr.name}``" in doc, attr.name
+
+
+def test_a_recording_projected_beyond_the_free_space_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """A file system with less free space than the projected recording (faked where misgen asks the OS) refuses the
+    run, with the projection, before its directory exists."""
+    import agents.train
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(agents.train.shutil, "disk_usage",
+                        lambda path: usage._replace(free=10**6))  # 1 MB free
+    args = ["train", "maze", "--out", str(tmp_path / "r"), "--preset", "quick", "--timesteps", "100000"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("misgen: error: the recording would take 0.4 GB (588 rows x "
+                                                   "160,960 parameters x 2 bytes x 2 stream(s) = 0.4 GB)")
+    assert "0.0 GB free" in lines[0] and "--ignore-disk-space" in lines[0]
+    assert not (tmp_path / "r").exists()

@@ -77,8 +77,10 @@ def envs_sample(
     """Per level: level seed, size (maze_dim or level width), agent start cell, goal cell."""
     with user_errors():
         from envs.levels import sample_levels
-        from envs.variants import EnvConfig
+        from envs.variants import MAX_SEED, EnvConfig
 
+        if start_level + levels - 1 > MAX_SEED:
+            raise MisgenError(f"level seeds {start_level}..{start_level + levels - 1} leave procgen's 0..{MAX_SEED}")
         config = EnvConfig(variant=variant, distribution_mode=mode, region=region, max_maze_size=max_maze_size,
                            min_maze_size=min_maze_size)
         summaries = sample_levels(config, list(range(start_level, start_level + levels)))
@@ -267,6 +269,8 @@ def svd(
 
             result, _ = run_svd(recording, SVDOptions(stream, center, steps, k, method, scheduler, device, shuffles))
             ranks = [] if reconstruct == "none" else _ints(reconstruct, "--reconstruct")
+            if any(rank < 1 for rank in ranks) or (reconstruct != "none" and not ranks):
+                raise MisgenError(f"--reconstruct takes ranks >= 1 (comma-separated) or 'none', not {reconstruct!r}")
             note = ""
             if ranks and run.is_dir() and reconstructible(result, recording):
                 result.attrs["reconstruction"] = reconstruction_check(run, recording, result, ranks, episodes)

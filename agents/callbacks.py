@@ -8,6 +8,7 @@ from collections import deque
 from typing import Callable
 
 import numpy as np
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from stable_baselines3.common.callbacks import BaseCallback
@@ -210,3 +211,19 @@ class StopOnSignal(BaseCallback):
 
     def _on_step(self) -> bool:
         return not self.stopped
+
+
+class StopOnNonFinite(BaseCallback):
+    """Stops training at the first rollout after an update that left a parameter NaN or infinite (a loss that
+    diverged): nothing after it could mean anything, and every later checkpoint would hold the damage."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_at: int | None = None  # env steps when found
+
+    def _on_rollout_start(self) -> None:
+        if self.diverged_at is None and not all(torch.isfinite(p).all() for p in self.model.policy.parameters()):
+            self.diverged_at = self.model.num_timesteps
+
+    def _on_step(self) -> bool:
+        return self.diverged_at is None

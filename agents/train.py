@@ -15,14 +15,14 @@ from pathlib import Path
 import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.allocator import keep_freed_memory
 from agents.callbacks import (CountRollouts, EpisodeOutcomes, LinearAnneal, PeriodicCheckpoint, PhaseTimes,
-                              SplitLabels, StopOnSignal)
+                              SplitLabels, StopOnNonFinite, StopOnSignal)
 from agents.learning_curve import plot_learning_curve
 from agents.policy import ARCHITECTURES, native_bf16, policy_kwargs
 from agents.ppo import LossTerms, SplitGradients, StepCounter, TrainingPosition, learner_settings, make_ppo, track
@@ -199,11 +199,13 @@ def new_normalization(venv, ppo_config: PPOConfig) -> VecNormalize:
 
 def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: RecordConfig, timesteps: int | None,
           device: str = "auto", seed: int = 0, checkpoint_every: int | None = None, resume: bool = False,
-          show_progress: bool = True, check_disk: bool = True) -> TrainResult:
+          show_progress: bool = True, check_disk: bool = True,
+          callbacks: list[BaseCallback] | tuple[BaseCallback, ...] = ()) -> TrainResult:
     """Train until ``timesteps`` environment steps in total (also when resuming; None only when resuming: the
     run's own length), recording as asked, with a checkpoint every ``checkpoint_every`` env steps (None: 0, or
     when resuming the run's own interval). With ``check_disk``, a recording projected to outgrow the free space of
-    the output's file system is refused before anything is written."""
+    the output's file system is refused before anything is written. ``callbacks``: SB3 callbacks of the caller's,
+    run after misgen's own at every step."""
     if timesteps is None and not resume:
         raise ValueError("a new run needs its length in timesteps")
     keep_freed_memory()  # 1.26x on the cpu preset, same numbers (agents/allocator.py)
@@ -301,15 +303,18 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         run.write_checkpoint_meta(model.num_timesteps, counter.steps)  # written last: marks it complete
 
     # --- learn ---------------------------------------------------------------------------------------
-    stop = StopOnSignal()
+    stop, diverged = StopOnSignal(), StopOnNonFinite()
     outcomes = EpisodeOutcomes(timesteps, show_progress)
-    callbacks = [CountRollouts(position), stop, outcomes, PhaseTimes()] + ([SplitLabels(split)] if split else [])
+    extra = list(callbacks)
+    callbacks = [CountRollouts(position), stop, diverged, outcomes, PhaseTimes()] + (
+        [SplitLabels(split)] if split else [])
     if "linear" in (ppo_config.ent_schedule, ppo_config.lr_schedule):
         callbacks.append(LinearAnneal(
             ent_coef=ppo_config.ent_coef if ppo_config.ent_schedule == "linear" else None,
             learning_rate=ppo_config.learning_rate if ppo_config.lr_schedule == "linear" else None))
     if checkpoint_every:
         callbacks.append(PeriodicCheckpoint(checkpoint_every, save_checkpoint))
+    callbacks += extra
     if not resume:
         save_checkpoint()  # step 0: theta_0 in the recording, and something to resume from
     complete = False
@@ -317,6 +322,10 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         if model.num_timesteps < timesteps:
             model.learn(timesteps - model.num_timesteps, callback=CallbackList(callbacks),
                         reset_num_timesteps=not resume)
+        if diverged.diverged_at is not None:
+            raise MisgenError(f"training stopped at {diverged.diverged_at:,} env steps: an update left parameters NaN "
+                              f"or infinite (the loss diverged); {run.path} keeps the recording (marked incomplete) "
+                              "and the checkpoints from before")
         complete = not stop.stopped
         save_checkpoint()
         model.save(run.model)

@@ -101,6 +101,10 @@ class Run:
         run = RunDir(self.path)
         if run.recording.is_file():
             with self.recording() as recording:
+                if recording.params.names != self.names or recording.n_params != len(self.theta_final):
+                    raise MisgenError(f"{recording.path} records {recording.n_params} parameters in "
+                                      f"{len(recording.params.names)} tensors, the model {self.model_path} has "
+                                      f"{len(self.theta_final)} in {len(self.names)}: not the same network")
                 return recording.theta(0)
         first = run.checkpoint_paths(0)[0]
         if not first.is_file():
@@ -443,6 +447,8 @@ def test_variants(run: Run, spec: str) -> list[str]:
             raise MisgenError(f"{name} is a {VARIANTS[name].game} variant; the run was trained on {trained}")
         if name not in names:
             names.append(name)
+    if not names:
+        raise MisgenError(f"--variants {spec!r} names no variant: give train, test or variant names")
     return names
 
 

@@ -404,8 +404,13 @@ class Recording:
             raise MisgenError(f"{path}: dataset 'params/offsets' does not match params/shapes and the {n_params} "
                               f"columns (offsets must run from 0 to D by each tensor's size)")
         self.params = ParamTable(names, shapes, offsets)
-        rows = [file[d.name].shape[0] for d in datasets if d.shape[0] == "T+" and d.name in file]
-        self.n_rows = min(rows)
+        per_row = {d.name: file[d.name].shape[0] for d in datasets if d.shape[0] == "T+" and d.name in file}
+        self.n_rows = min(per_row.values())
+        if attrs["complete"] and len(set(per_row.values())) > 1:  # only a killed writer leaves them uneven
+            longest = max(per_row, key=per_row.get)
+            shortest = min(per_row, key=per_row.get)
+            raise MisgenError(f"{path}: a complete recording has as many rows in every per-row dataset, but "
+                              f"{longest!r} has {per_row[longest]} and {shortest!r} {per_row[shortest]}")
         steps = read_dataset(file["steps/step"], path, slice(0, self.n_rows))
         if len(steps) and (steps[0] < 0 or np.any(np.diff(steps) <= 0)):
             raise MisgenError(f"{path}: dataset 'steps/step' must count up from 0 or more, one row per step")

@@ -470,6 +470,13 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
                      "architecture=bogus", "gae_lambda=1.5")],
         Case("train --device cuda without a GPU", lambda run: None,
              lambda run, out: ["train", "maze", "--out", str(out / "r"), "--preset", "quick", "--device", "cuda"]),
+        # option values out of range
+        Case("svd --reconstruct -3", lambda run: None,
+             lambda run, out: ["svd", str(run), "--no-center", "--reconstruct", "-3", "--out", str(out / "s.h5")]),
+        Case("ablate --variants ,", lambda run: None,
+             lambda run, out: ["ablate", str(run), "--late", "1", "--variants", ",", "--out", str(out / "a")]),
+        Case("envs sample --start-level 2147483648", lambda run: None,
+             lambda run, out: ["envs", "sample", "maze", "--start-level", "2147483648"]),
         # an output that is an input, --force or not
         Case("svd --out RUN/recording.h5 --force", lambda run: None,
              lambda run, out: ["svd", str(run), "--out", str(run / "recording.h5"), "--force"]),

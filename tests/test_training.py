@@ -26,6 +26,7 @@ from agents.presets import PRESETS
 from agents.learning_curve import progress_files
 from agents.train import RecordConfig, train
 from envs.variants import EnvConfig
+from misgen.errors import MisgenError
 from misgen.recording import Recording
 from misgen.rundir import RunDir
 from conftest import MISGEN, digest
@@ -459,3 +460,29 @@ def test_split_recording_parts_sum_to_the_unclipped_gradient(tmp_path):
     refused = misgen("train", "coinrun", "--out", str(tmp_path / "no"), *TINY_CLI, "--record-split", "region")
     assert refused.returncode == 2 and "coinrun variants take coin-side" in refused.stderr
     assert not (tmp_path / "no").exists()  # refused before anything was written
+
+
+def test_a_diverged_update_stops_training_cleanly_and_keeps_what_was_written(tmp_path):
+    """A caller's callback (train() takes SB3 callbacks) poisons one parameter after the third rollout; training
+    stops at the next rollout with one MisgenError, the recording kept and marked incomplete, earlier checkpoints
+    kept."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Poison(BaseCallback):
+        def _on_rollout_end(self) -> None:
+            if self.model.num_timesteps >= 3 * 128:
+                with torch.no_grad():
+                    next(self.model.policy.parameters()).view(-1)[0] = float("nan")
+
+        def _on_step(self) -> bool:
+            return True
+
+    tiny = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "1"})
+    with pytest.raises(MisgenError, match=r"training stopped at 384 env steps: an update left parameters NaN"):
+        train(tmp_path / "run", EnvConfig(variant="maze"), tiny, RecordConfig(), 2048, device="cpu",
+              checkpoint_every=256, show_progress=False, callbacks=[Poison()])
+    with Recording(tmp_path / "run") as recording:
+        assert not recording.complete and recording.n_rows > 0
+        assert np.isfinite(recording.theta(-1)).all()  # the last checkpoint is from before the damage
+    assert (tmp_path / "run" / "checkpoints" / "step_256.zip").is_file()
+    assert not (tmp_path / "run" / "model.zip").exists()

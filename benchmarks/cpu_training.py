@@ -36,13 +36,14 @@ ENV_OPTIONS = ["maze-topright", "--region", str(CPU_RUN.region), "--max-maze-siz
 N_ENVS, ENV_THREADS = CPU.n_envs, CPU.env_threads
 
 
-def train_rate(work: Path, name: str, preset: str, record: str, rollouts: int, n_steps: int,
+def train_rate(work: Path, name: str, preset: str, record: list[str], rollouts: int, n_steps: int,
                hp: tuple[str, ...] = ()) -> float:
-    """Steady-state env steps/s of one ``misgen train`` subprocess; ``hp``: extra ``NAME=VALUE`` overrides."""
+    """Steady-state env steps/s of one ``misgen train`` subprocess; ``record``: its recording options; ``hp``:
+    extra ``NAME=VALUE`` overrides."""
     out = work / name
     command = [sys.executable, "-m", "cli", "train", *ENV_OPTIONS, "--out", str(out), "--preset", preset,
                "--timesteps", str(rollouts * N_ENVS * n_steps), "--n-envs", str(N_ENVS), "--hp",
-               f"n_steps={n_steps}", "--hp", f"env_threads={ENV_THREADS}", "--record", record, "--device", "cpu",
+               f"n_steps={n_steps}", "--hp", f"env_threads={ENV_THREADS}", *record, "--device", "cpu",
                "--no-progress", *sum((["--hp", h] for h in hp), [])]
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     with open(out / "logs" / "progress.csv") as file:
@@ -73,17 +74,24 @@ def main() -> None:
     args = parser.parse_args()
     if min(args.rollouts, args.procgen_rollouts) <= WARM_ITERATIONS:
         parser.error(f"--rollouts and --procgen-rollouts must exceed the {WARM_ITERATIONS} warm-up iterations")
-    runs = [("cpu preset, no recording", "cpu", "none", args.rollouts, CPU.n_steps),
-            ("cpu preset, every-step updates", "cpu", "updates", args.rollouts, CPU.n_steps),
-            ("cpu preset, every-step grads+updates", "cpu", "grads,updates", args.rollouts, CPU.n_steps),
-            ("procgen preset (IMPALA), no recording", "procgen", "none", args.procgen_rollouts, args.procgen_n_steps)]
+    every_step = ["--record-every", "1"]
+    runs = [("cpu preset, no recording", "cpu", ["--record", "none"], args.rollouts, CPU.n_steps),
+            ("cpu preset, every-step updates", "cpu", ["--record", "updates", *every_step], args.rollouts, CPU.n_steps),
+            ("cpu preset, every-step grads+updates", "cpu", ["--record", "grads,updates", *every_step], args.rollouts,
+             CPU.n_steps),
+            # what the gradient-SVD experiment records (docs/results.md)
+            ("cpu preset, grads+updates every 10th step, split by region", "cpu",
+             ["--record", "grads,updates", "--record-every", "10", "--record-split", "region"], args.rollouts,
+             CPU.n_steps),
+            ("procgen preset (IMPALA), no recording", "procgen", ["--record", "none"], args.procgen_rollouts,
+             args.procgen_n_steps)]
     rates = {}
     with tempfile.TemporaryDirectory() as scratch:
         for index, (name, preset, record, rollouts, n_steps) in enumerate(runs):
             rates[name] = train_rate(Path(scratch), f"run{index}", preset, record, rollouts, n_steps)
-            print(f"{name:<40} {rates[name]:8.0f} steps/s", flush=True)
+            print(f"{name:<58} {rates[name]:8.0f} steps/s", flush=True)
     rates["raw procgen, random actions"] = raw_procgen_rate()
-    print(f"{'raw procgen, random actions':<40} {rates['raw procgen, random actions']:8.0f} steps/s")
+    print(f"{'raw procgen, random actions':<58} {rates['raw procgen, random actions']:8.0f} steps/s")
     procgen = rates["procgen preset (IMPALA), no recording"]
     print("\n| configuration | steps/s | / procgen preset |\n|---|---|---|")
     for name, rate in rates.items():

@@ -470,6 +470,8 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
                      "architecture=bogus", "gae_lambda=1.5")],
         Case("train --device cuda without a GPU", lambda run: None,
              lambda run, out: ["train", "maze", "--out", str(out / "r"), "--preset", "quick", "--device", "cuda"]),
+        Case("a complete recording whose steps/loss is 3 rows longer than its streams", lengthen_steps,
+             lambda run, out: ["svd", str(run), "--out", str(out / "s.h5"), "--reconstruct", "none"]),
         # option values out of range
         Case("svd --reconstruct -3", lambda run: None,
              lambda run, out: ["svd", str(run), "--no-center", "--reconstruct", "-3", "--out", str(out / "s.h5")]),
@@ -512,6 +514,12 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
         failures = [failure for failure in pool.map(run_one, cases) if failure]
     print(f"{len(cases)} subprocess cases, {len(failures)} misbehaved")
     assert not failures, f"{len(failures)} of {len(cases)} cases misbehaved:\n" + "\n".join(failures)
+
+
+def lengthen_steps(run: Path) -> None:
+    with h5py.File(run / "recording.h5", "a") as f:
+        loss = f["steps/loss"]
+        loss.resize((loss.shape[0] + 3,))
 
 
 def link_to_recording(run: Path) -> None:

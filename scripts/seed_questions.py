@@ -42,6 +42,7 @@ SHUFFLES = 3  # time-shuffled copies for the null band
 RANKS = (1, 5, 20, 50, 100)
 NOISE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 DROPPED = (0.10, 0.25)  # leading fractions of the steps left out
+FUNCTION_POINTS = 50  # points of training for the function-space PCA
 
 
 def digits(noise: float, seed: int = SEED) -> tuple[torch.Tensor, ...]:
@@ -122,6 +123,37 @@ def spectrum_plot(recording: Recording, path: Path) -> None:
     plt.close(fig)
 
 
+def function_space(recording: Recording, model: torch.nn.Module, inputs: torch.Tensor, path: Path) -> dict:
+    """The comment thread's other view: the PCA of the held-out log-probabilities over training
+    (``misgen.function_trajectory``), its sharpest turns, and the time centres of the centred gradient SVD's
+    components above the shuffle null, in optimizer steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trajectory = misgen.function_trajectory(recording, model, inputs, points=FUNCTION_POINTS,
+                                            output=lambda m, x: torch.log_softmax(m(x), dim=1))
+    svd, _ = run_svd(recording, SVDOptions("grads", True, "all", k=10, method="gram", device="cpu",
+                                           shuffles=SHUFFLES))
+    above = min(int(svd.attrs["nulls"]["n_above_shuffle"]), svd.k)
+    centres = svd.components["time_center"][:above]
+    turns = trajectory.steps[trajectory.turns]
+    fig, axis = plt.subplots(figsize=(7, 3.6))
+    for k in range(min(3, trajectory.pcs.shape[1])):
+        axis.plot(trajectory.steps, trajectory.pcs[:, k], label=f"PC{k + 1} ({trajectory.explained[k]:.0%})")
+    for turn in turns:
+        axis.axvline(turn, color="grey", linestyle=":")
+    axis.plot(centres, np.zeros_like(centres), "kv", label="time centres of the gradient components")
+    axis.set(xlabel="optimizer step", ylabel="held-out log-probabilities, PC coordinate")
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return {"explained_variance": trajectory.explained.tolist(), "turn_steps": turns.tolist(),
+            "component_centres": centres.tolist(), "points": len(trajectory.steps)}
+
+
 def noise_plot(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -170,6 +202,7 @@ def measure(work: Path, train_size: int) -> dict:
                                      for rank, theta in thetas.items()}
         results["reconstruction"]["theta_0"] = test_scores(model, recording.theta(0), test_x, test_y)
         spectrum_plot(recording, work / "spectrum.png")
+        results["function"] = function_space(recording, make_model(), test_x, work / "function.png")
     results["noise"] = []
     for noise in NOISE_LEVELS:
         _, noisy_scores = train_and_record(work / f"noise{noise}.h5", noise, train_size)
@@ -244,7 +277,20 @@ def write_markdown(results: dict, out: Path, command: str) -> Path:
     for rank in RANKS:
         r = results["reconstruction"][str(rank)]
         lines.append(f"| {rank} | {r['loss']:.3f} | {r['accuracy']:.3f} |")
+    function = results["function"]
+    centres = np.array(function["component_centres"])
+    nearest = [int(np.abs(centres - turn).min()) if len(centres) else None for turn in function["turn_steps"]]
     lines += [f"| all (theta_final) | {results['final']['loss']:.3f} | {results['final']['accuracy']:.3f} |", "",
+              "## Where the function turns, and where the gradient components sit", "",
+              f"The held-out digits' log-probabilities at {function['points']} evenly spaced points of training "
+              "(theta rebuilt from the recorded updates, `misgen.function_trajectory`), as one vector per point: "
+              "their centred PCA explains " + ", ".join(f"{v:.0%}" for v in function["explained_variance"][:3])
+              + " with its first three components. The path turns most at optimizer steps "
+              + ", ".join(map(str, function["turn_steps"])) + "; the centred gradient SVD's "
+              f"{len(centres)} components above the shuffle null have their time centres at "
+              + ", ".join(f"{c:.0f}" for c in centres) + " (nearest to each turn: "
+              + ", ".join("-" if d is None else f"{d} steps" for d in nearest) + ").", "",
+              "![function space](seed_questions/function.png)", "",
               "## Interpolating the treatment: labels turned into noise", "",
               "| label noise A | held-out accuracy | above shuffle null (centred) | above 10 % (uncentred) |",
               "|---|---|---|---|"]
@@ -268,7 +314,7 @@ def main() -> None:
         results = measure(work, 100 if args.quick else TRAIN_SIZE)
         plots = args.out / "seed_questions"
         plots.mkdir(parents=True, exist_ok=True)
-        for name in ("spectrum.png", "noise.png"):
+        for name in ("spectrum.png", "noise.png", "function.png"):
             (work / name).replace(plots / name)
     (plots / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     command = "python scripts/seed_questions.py" + (" --quick" if args.quick else "") + \

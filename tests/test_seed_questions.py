@@ -22,9 +22,11 @@ def test_seed_questions_quick_writes_its_tables_and_plots(tmp_path):
     assert set(results["reconstruction"]) == {"1", "5", "20", "50", "100", "theta_0"}
     # training learned something theta_0 lacks
     assert results["final"]["accuracy"] > results["reconstruction"]["theta_0"]["accuracy"] + 0.2
-    for name in ("spectrum.png", "noise.png"):
+    assert len(results["function"]["turn_steps"]) == 3 and results["function"]["points"] == 50
+    for name in ("spectrum.png", "noise.png", "function.png"):
         assert (tmp_path / "seed_questions" / name).stat().st_size > 10_000
     text = (tmp_path / "seed_questions.md").read_text()
-    for heading in ("protocol matters", "rank-k approximation", "Interpolating the treatment"):
+    for heading in ("protocol matters", "rank-k approximation", "Interpolating the treatment",
+                    "Where the function turns"):
         assert heading in text
     assert "without first 25 %, centred" in text

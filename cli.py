@@ -103,7 +103,8 @@ def _parse_record(record: str) -> tuple[str, ...]:
 @app.command()
 def train(
     variant: str = typer.Argument(..., help="variant to train on (see `misgen envs`)"),
-    out: Path = typer.Option(..., "--out", help="run directory, e.g. runs/NAME (must be new unless --resume)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory, e.g. runs/NAME (must be new unless "
+                                       "--resume); required"),
     timesteps: Optional[int] = typer.Option(None, "--timesteps", min=1, help="environment steps in total "
                                             "(default: the preset's, or the run's own with --resume)"),
     preset: str = typer.Option("procgen", "--preset", help="hyperparameter preset: procgen | cpu | quick"),
@@ -130,7 +131,8 @@ def train(
                                                 "of at most this size (0: no upper bound; default: the preset's)"),
     min_maze_size: Optional[int] = typer.Option(None, "--min-maze-size", min=0, help="maze variants: only mazes "
                                                 "of at least this size (0: no lower bound; default: the preset's)"),
-    hp: list[str] = typer.Option([], "--hp", help="override a hyperparameter: NAME=VALUE (repeatable)"),
+    hp: list[str] = typer.Option([], "--hp", help="override a hyperparameter: NAME=VALUE (repeatable); "
+                                 "--hp help lists them with their meanings"),
     ignore_disk_space: bool = typer.Option(False, "--ignore-disk-space", help="start even when the projected "
                                            "recording exceeds the free space"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
@@ -144,6 +146,11 @@ def train(
 
         if preset not in PRESETS:
             raise MisgenError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        if "help" in hp:
+            _print_hyperparameters(PRESETS[preset], preset)
+            return
+        if out is None:
+            raise MisgenError("--out is required: the run directory, e.g. runs/NAME")
         overrides = dict(_split_assignment(item) for item in hp)
         if n_envs is not None:
             overrides["n_envs"] = str(n_envs)
@@ -168,6 +175,16 @@ def train(
     typer.echo(f"{state}: {result.timesteps} env steps, {result.optimizer_steps} optimizer steps; last 100 "
                f"episodes: return {result.mean_return:.2f}, goal {result.goal_rate:.0%}, proxy "
                f"{result.proxy_rate:.0%}; wrote {result.run.path}")
+
+
+def _print_hyperparameters(config, preset: str) -> None:
+    from dataclasses import fields
+
+    from agents.presets import MEANINGS
+
+    typer.echo(f"hyperparameters (--hp NAME=VALUE), with the {preset} preset's values:")
+    for field in fields(config):
+        typer.echo(f"  {field.name:<20} {str(getattr(config, field.name)):<10} {MEANINGS[field.name]}")
 
 
 def _refuse_overwrite(path: Path, force: bool) -> None:

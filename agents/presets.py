@@ -27,6 +27,36 @@ RANGES = [("learning_rate", 0, 1, True), ("adam_eps", 0, 1, True), ("gamma", 0, 
           ("n_minibatches", 1, 1 << 20, False), ("n_epochs", 1, 1000, False), ("env_threads", 0, 256, False)]
 
 
+# what each hyperparameter means (``misgen train --hp help`` prints this with each preset's value)
+MEANINGS = {
+    "architecture": "the policy network: impala (the paper's), compact (the cpu preset's), small, ... "
+                    "(agents/policy.ARCHITECTURES)",
+    "width_scale": "IMPALA channel multiplier",
+    "bf16": "bfloat16 autocast in the network (on CPUs with native bfloat16; float32 elsewhere)",
+    "n_envs": "parallel environments",
+    "n_steps": "steps of each environment per rollout",
+    "n_minibatches": "minibatches each rollout is split into, per epoch",
+    "n_epochs": "passes over each rollout",
+    "learning_rate": "Adam's learning rate",
+    "lr_schedule": "constant | linear (falls to 0 at the run's last env step)",
+    "adam_eps": "Adam's epsilon",
+    "gamma": "discount per env step",
+    "gae_lambda": "GAE's lambda (bias-variance of the advantages)",
+    "ent_coef": "weight of the entropy bonus",
+    "ent_schedule": "constant | linear (falls to 0 at the run's last env step)",
+    "vf_coef": "weight of the value loss",
+    "clip_range": "PPO's clip of the probability ratio",
+    "clip_range_vf": "clip of the value prediction around its rollout value (0: none)",
+    "max_grad_norm": "the gradient's norm is clipped to this before each optimizer step",
+    "normalize_advantage": "standardize advantages within each minibatch",
+    "normalize_reward": "divide rewards by a running estimate of the return's scale",
+    "reward_clip": "clip of the normalized reward",
+    "env_threads": "procgen's C++ stepping threads",
+    "action_set": "procgen (all 15 actions) | moves (maze's 4 distinct moves; envs/actions.py)",
+    "share_features": "one network for actor and critic (true, the paper's) or one each",
+}
+
+
 @dataclass(frozen=True)
 class PPOConfig:
     architecture: str = "impala"  # impala | compact | cell-impala | cell-pool | planning | planning-pool | small

@@ -59,8 +59,7 @@ MEANINGS = {
 
 @dataclass(frozen=True)
 class PPOConfig:
-    architecture: str = "impala"  # impala | compact | cell-impala | cell-pool | planning | planning-pool | small
-    # (agents/policy.ARCHITECTURES)
+    architecture: str = "impala"  # impala | compact | small (agents/policy.ARCHITECTURES)
     width_scale: int = 1  # IMPALA channel multiplier
     bf16: bool = False  # bfloat16 autocast in the features extractor (agents.policy.BF16_ARCHITECTURES)
     n_envs: int = 64

@@ -399,6 +399,9 @@ def evaluate(
     sizes = ("" if not config.restricts_sizes else f", mazes of size {low}" if low == config.max_maze_size
              else f", mazes {low} to {config.max_maze_size}" if config.max_maze_size else f", mazes from {low}")
     zone = f"the top-right {config.region}x{config.region} region" if config.game == "maze" else "the level's end"
+    ablation = getattr(model, "misgen_ablation", None) if model else None
+    if ablation:
+        typer.echo(f"ablated policy ({ablation['target']}; misgen ablate of {ablation.get('run', '?')})")
     typer.echo(f"{source} on {config.variant} ({config.distribution_mode}{sizes}), {episodes} levels from seed "
                f"{seed}, {'deterministic' if deterministic else 'sampled'} actions; proxy: {zone}")
     typer.echo(f"  {'metric':<18} {'mean (95 % interval)':<24} levels")

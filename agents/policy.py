@@ -24,13 +24,15 @@ ablation is saved with the model and restored by ``PPO.load``.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, Iterator
 
 import gymnasium as gym
 import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 
 class ResidualBlock(nn.Module):
@@ -77,8 +79,20 @@ class AblatableExtractor(BaseFeaturesExtractor):
         with torch.autocast(observations.device.type, dtype=torch.bfloat16):
             return super().__call__(observations).float()
 
-    def pin_channels(self, module: str, channels: list[int], values: list[float]) -> None:
-        """From now on, output channels ``channels`` of submodule ``module`` read ``values`` (one per channel)."""
+    @contextmanager
+    def pinned(self, module: str, channels: list[int], values: list[float]) -> Iterator[None]:
+        """Within the block, output channels ``channels`` of submodule ``module`` read ``values``; the hook is
+        removed on leaving it (an intervention for one measurement, TransformerLens-style)."""
+        handle = self.pin_channels(module, channels, values)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def pin_channels(self, module: str, channels: list[int], values: list[float]) -> RemovableHandle:
+        """From now on, output channels ``channels`` of submodule ``module`` read ``values`` (one per channel);
+        returns the hook's handle. Pins declared in the constructor's ``ablations`` stay for the model's life and
+        travel in its zip (``misgen_ablation`` there says what they are)."""
         target = self.get_submodule(module)
         index = torch.as_tensor(channels, dtype=torch.long)
         pinned = torch.as_tensor(values, dtype=torch.float32)
@@ -89,11 +103,11 @@ class AblatableExtractor(BaseFeaturesExtractor):
             output[:, index.to(output.device)] = pinned.to(output.device, output.dtype).reshape(shape)
             return output
 
-        target.register_forward_hook(hook)
+        return target.register_forward_hook(hook)
 
     def _apply_ablations(self, ablations: dict | None) -> None:
-        for module, spec in (ablations or {}).items():
-            self.pin_channels(module, spec["channels"], spec["values"])
+        self.ablation_hooks = [self.pin_channels(module, spec["channels"], spec["values"])
+                               for module, spec in (ablations or {}).items()]
 
 
 class ImpalaCNN(AblatableExtractor):

@@ -499,7 +499,9 @@ def run_ablation(run: Run, target: Ablation, controls: list[Ablation], variants:
     if target.channels is not None and strengths != (1.0,):
         raise MisgenError("--strength scales a change of parameters; pinned channels have none to scale")
     out.mkdir(parents=True)
-    run.policy_with(target.theta, target.channels).save(out / "ablated.zip")
+    ablated = run.policy_with(target.theta, target.channels)
+    ablated.misgen_ablation = {"target": target.description, "run": str(run.path)}  # the zip says what it is
+    ablated.save(out / "ablated.zip")
     results = measure(run, target, controls, variants, episodes, seed, out, n_envs, progress, deterministic,
                       strengths)
     header = {"run": str(run.path), "target": target.description, "size": target.size, "episodes": episodes,

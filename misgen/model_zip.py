@@ -3,7 +3,9 @@
 =============================  ================================================================================
 ``data``                       JSON object: PPO's settings (``n_steps``, ``batch_size``, ``n_epochs``, ``gamma``,
                                ...), and ``misgen_env_config`` (the training distribution, misgen's
-                               ``EnvConfig`` as JSON; absent in zips from before it); entries SB3 could not write
+                               ``EnvConfig`` as JSON; absent in zips from before it), ``misgen_ablation`` (an
+                               ablated policy's {target, run}: what ``misgen ablate`` changed, in which run; only
+                               in ``ablated.zip``); entries SB3 could not write
                                as JSON (``policy_class``, ``policy_kwargs``, the spaces, the schedules, the last
                                observations) are ``{":serialized:": base64 pickle}``
 ``policy.pth``                 the policy's parameters (torch, read with ``weights_only``)
@@ -86,6 +88,10 @@ def read_model_zip(path: Path) -> dict[str, Any]:
     if env is not None and not isinstance(env, dict):
         raise MisgenError(f"{path}: field 'data.misgen_env_config' must be a JSON object, found "
                           f"{json.dumps(env)[:60]}")
+    ablation = data.get("misgen_ablation")
+    if ablation is not None and not (isinstance(ablation, dict) and isinstance(ablation.get("target"), str)):
+        raise MisgenError(f"{path}: field 'data.misgen_ablation' must be a JSON object with a 'target' string, found "
+                          f"{json.dumps(ablation)[:60]}")
     kwargs = objects["policy_kwargs"]
     if not isinstance(kwargs, dict) or not isinstance(kwargs.get("features_extractor_class"), type):
         raise MisgenError(f"{path}: field 'data.policy_kwargs' must name a features extractor class")

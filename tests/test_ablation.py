@@ -88,6 +88,16 @@ def test_evaluation_is_repeatable_and_levels_are_shared(run):
     assert [e.level_seed for e in third.episodes] == [e.level_seed for e in first.episodes] == seeds
 
 
+def test_a_pin_in_a_with_block_is_gone_after_it(run):
+    extractor = load_model(run).policy.features_extractor
+    frames = torch.rand(2, 3, 64, 64) * 255
+    before = extractor(frames)
+    module = next(name for name, m in extractor.named_modules() if isinstance(m, torch.nn.Conv2d))
+    with extractor.pinned(module, [0, 1], [0.0, 0.0]):
+        assert not torch.equal(extractor(frames), before)
+    assert torch.equal(extractor(frames), before)
+
+
 def test_channel_pins_survive_save_and_load(run, tmp_path):
     target = ablation.Run.load(run)
     ablated, controls = ablation.channel_ablations(target, "conv1:0,3", "zero", 2, 0)
@@ -126,6 +136,9 @@ def test_cli_ablate_writes_report_dose_response_and_a_policy_that_evaluates(run,
                                 "--json"], capture_output=True, text=True, timeout=300)
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads(evaluated.stdout)["n_episodes"] == 3
+    table = subprocess.run([MISGEN, "evaluate", str(out / "ablated.zip"), "--variant", "maze", "--episodes", "2"],
+                           capture_output=True, text=True, timeout=300)
+    assert table.stdout.startswith("ablated policy (components ") and str(run) in table.stdout.splitlines()[0]
     assert {p.name for p in out.glob("*.h5")} == {"original_maze.h5", "ablated_maze.h5", "original_maze-topright.h5",
                                                   "ablated_maze-topright.h5"}
     # an existing directory is replaced only with --force and only when it is an earlier report

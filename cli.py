@@ -194,13 +194,14 @@ def _refuse_overwrite(path: Path, force: bool) -> None:
 
 def _refuse_inputs(output: Path, inputs: list[Path | None]) -> None:
     """An output never replaces what the command reads, --force or not: refuse an output path that resolves
-    (symlinks and '..' included) to an input, or a directory output that holds one."""
+    (symlinks and '..' included) to an input or is the same file (a hard link), or a directory output (which
+    --force may replace whole) that holds one."""
     target = output.resolve()
     for given in inputs:
         if given is None or not given.exists():
             continue
         read = given.resolve()
-        if read == target or target in read.parents:
+        if read == target or target in read.parents or (output.exists() and os.path.samefile(output, given)):
             raise MisgenError(f"{output} would replace {given}, which this command reads: write the output "
                               "elsewhere (--force replaces earlier outputs, never inputs)")
 
@@ -275,6 +276,9 @@ def svd(
             raise MisgenError(f"--out must name an .h5 file, not {out.name}")
         _refuse_overwrite(out, force)
         _refuse_overwrite(report_directory(out), force)
+        ranks = [] if reconstruct == "none" else _ints(reconstruct, "--reconstruct")
+        if any(rank < 1 for rank in ranks) or (reconstruct != "none" and not ranks):
+            raise MisgenError(f"--reconstruct takes ranks >= 1 (comma-separated) or 'none', not {reconstruct!r}")
         source = run / "recording.h5" if run.is_dir() else run
         for output in (out, report_directory(out)):
             _refuse_inputs(output, [source, run / "config.json" if run.is_dir() else None,
@@ -285,9 +289,7 @@ def svd(
             from analysis.svd_report import save_with_report
 
             result, _ = run_svd(recording, SVDOptions(stream, center, steps, k, method, scheduler, device, shuffles))
-            ranks = [] if reconstruct == "none" else _ints(reconstruct, "--reconstruct")
-            if any(rank < 1 for rank in ranks) or (reconstruct != "none" and not ranks):
-                raise MisgenError(f"--reconstruct takes ranks >= 1 (comma-separated) or 'none', not {reconstruct!r}")
+
             note = ""
             if ranks and run.is_dir() and reconstructible(result, recording):
                 result.attrs["reconstruction"] = reconstruction_check(run, recording, result, ranks, episodes)
@@ -572,8 +574,10 @@ def dynamics(
         RunDir(run).read_config()
         out = out or run / "dynamics"
         _refuse_overwrite(out / "behaviour.json", force)
-        _refuse_inputs(out, [RunDir(run).recording, RunDir(run).model, RunDir(run).config_file,
-                             RunDir(run).checkpoints, svd_path])
+        from analysis.dynamics import OUTPUT_FILES
+
+        for name in OUTPUT_FILES:  # it writes these files into --out and replaces nothing else
+            _refuse_inputs(out / name, [RunDir(run).recording, RunDir(run).model, RunDir(run).config_file, svd_path])
         if out.exists() and not out.is_dir():
             raise MisgenError(f"--out {out} is a file, not a directory")
         if svd_path is not None:

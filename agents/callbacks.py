@@ -213,17 +213,22 @@ class StopOnSignal(BaseCallback):
         return not self.stopped
 
 
+class TrainingDiverged(Exception):
+    """An update left parameters NaN or infinite; ``args[0]``: env steps when found."""
+
+
 class StopOnNonFinite(BaseCallback):
     """Stops training at the first rollout after an update that left a parameter NaN or infinite (a loss that
-    diverged): nothing after it could mean anything, and every later checkpoint would hold the damage."""
-
-    def __init__(self):
-        super().__init__()
-        self.diverged_at: int | None = None  # env steps when found
+    diverged): nothing after it could mean anything, and every later checkpoint would hold the damage. (Most such
+    updates make the next forward pass fail inside SB3 first; agents/train.py reads that failure the same way.)"""
 
     def _on_rollout_start(self) -> None:
-        if self.diverged_at is None and not all(torch.isfinite(p).all() for p in self.model.policy.parameters()):
-            self.diverged_at = self.model.num_timesteps
+        if not parameters_finite(self.model.policy):
+            raise TrainingDiverged(self.model.num_timesteps)
 
     def _on_step(self) -> bool:
-        return self.diverged_at is None
+        return True
+
+
+def parameters_finite(policy: torch.nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in policy.parameters())

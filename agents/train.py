@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.allocator import keep_freed_memory
 from agents.callbacks import (CountRollouts, EpisodeOutcomes, LinearAnneal, PeriodicCheckpoint, PhaseTimes,
-                              SplitLabels, StopOnNonFinite, StopOnSignal)
+                              SplitLabels, StopOnNonFinite, StopOnSignal, TrainingDiverged, parameters_finite)
 from agents.learning_curve import plot_learning_curve
 from agents.policy import ARCHITECTURES, native_bf16, policy_kwargs
 from agents.ppo import LossTerms, SplitGradients, StepCounter, TrainingPosition, learner_settings, make_ppo, track
@@ -303,10 +303,10 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         run.write_checkpoint_meta(model.num_timesteps, counter.steps)  # written last: marks it complete
 
     # --- learn ---------------------------------------------------------------------------------------
-    stop, diverged = StopOnSignal(), StopOnNonFinite()
+    stop = StopOnSignal()
     outcomes = EpisodeOutcomes(timesteps, show_progress)
     extra = list(callbacks)
-    callbacks = [CountRollouts(position), stop, diverged, outcomes, PhaseTimes()] + (
+    callbacks = [CountRollouts(position), stop, StopOnNonFinite(), outcomes, PhaseTimes()] + (
         [SplitLabels(split)] if split else [])
     if "linear" in (ppo_config.ent_schedule, ppo_config.lr_schedule):
         callbacks.append(LinearAnneal(
@@ -320,12 +320,15 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     complete = False
     try:
         if model.num_timesteps < timesteps:
-            model.learn(timesteps - model.num_timesteps, callback=CallbackList(callbacks),
-                        reset_num_timesteps=not resume)
-        if diverged.diverged_at is not None:
-            raise MisgenError(f"training stopped at {diverged.diverged_at:,} env steps: an update left parameters NaN "
-                              f"or infinite (the loss diverged); {run.path} keeps the recording (marked incomplete) "
-                              "and the checkpoints from before")
+            try:
+                model.learn(timesteps - model.num_timesteps, callback=CallbackList(callbacks),
+                            reset_num_timesteps=not resume)
+            except (TrainingDiverged, ValueError, RuntimeError) as error:
+                if not isinstance(error, TrainingDiverged) and parameters_finite(model.policy):
+                    raise  # not a divergence
+                raise MisgenError(f"training stopped at {model.num_timesteps:,} env steps: an update left parameters "
+                                  f"NaN or infinite (the loss diverged); {run.path} keeps the recording (marked "
+                                  "incomplete) and the checkpoints from before") from None
         complete = not stop.stopped
         save_checkpoint()
         model.save(run.model)

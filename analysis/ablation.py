@@ -263,17 +263,18 @@ def component_ablations(run: Run, svd: SVDFile, components: list[int], n_control
         block = slice(r * m, (r + 1) * m)
         controls.append(matched(f"control {r}: {m} random directions in the update span",
                                 removed_change(directions[block], control_contributions[block]), "random"))
-    for r, numbers in enumerate(bulk_draws(svd, m, n_bulk, seed)):
+    for r, numbers in enumerate(bulk_draws(svd, m, n_bulk, seed, exclude=components)):
         controls.append(matched(f"bulk control {r}: components {numbers} below the shuffle null",
                                 learned_change(numbers), "bulk"))
     return target, controls
 
 
-def bulk_draws(svd: SVDFile, m: int, n: int, seed: int) -> list[list[int]]:
-    """``n`` distinct sets of ``m`` components below the shuffle null, drawn with ``seed``."""
+def bulk_draws(svd: SVDFile, m: int, n: int, seed: int, exclude: list[int] = ()) -> list[list[int]]:
+    """``n`` distinct sets of ``m`` components below the shuffle null (never one of ``exclude``, the target's),
+    drawn with ``seed``."""
     if not n:
         return []
-    bulk = bulk_components(svd)
+    bulk = [c for c in bulk_components(svd) if c not in exclude]
     possible = math.comb(len(bulk), m)
     if possible < n:
         raise MisgenError(f"{n} bulk controls of {m} components need {n} distinct sets; the svd file holds "

@@ -5,8 +5,9 @@ its run's recording, which ablation reads for theta_0 and for its random control
 earliest and the latest components above the time-shuffle null, loadings and time profiles in float16, each
 component's learned change (loading . (theta_final - theta_0), recomputed for the float16 loading), and
 ``controls`` random unit directions drawn from the recorded rows as ablation draws them, with their learned
-changes, and ``bulk`` components below the shuffle null for bulk controls (those that ``misgen ablate
---bulk-controls`` draws first): ``misgen ablate MODEL.zip --svd FILE`` then needs neither theta_0 nor the
+changes, and ``bulk`` components below the shuffle null for bulk controls (for single-component targets, the
+ones ``misgen ablate --bulk-controls`` with as many controls and the same seed draws from the full file; larger
+draws come from this subset): ``misgen ablate MODEL.zip --svd FILE`` then needs neither theta_0 nor the
 recording. Its layout is the
 svd file's (misgen/svd_file.py), with the compact-only datasets.
 """
@@ -29,9 +30,9 @@ def compact_svd(run: Run, svd: SVDFile, early: int, late: int, controls: int, se
         raise MisgenError("the svd file is compact already")
     if early + late < 1:
         raise MisgenError("keep at least one component (--early N and/or --late N)")
-    numbers = sorted(set((select_components(svd, None, early, 0) if early else [])
-                         + (select_components(svd, None, 0, late) if late else [])
-                         + [c for draw in bulk_draws(svd, 1, bulk, seed) for c in draw]))
+    chosen = sorted(set((select_components(svd, None, early, 0) if early else [])
+                        + (select_components(svd, None, 0, late) if late else [])))
+    numbers = sorted(chosen + [c for draw in bulk_draws(svd, 1, bulk, seed, exclude=chosen) for c in draw])
     theta_0 = run.theta_0()
     delta = run.theta_final.astype(np.float64) - theta_0
     loadings = svd.arrays["loadings"][numbers].astype(np.float16)

@@ -54,6 +54,8 @@ MEASURES: list[tuple[str, str, Callable[[Evaluation], dict]]] = [
     ("block without the cheese, off the path", "test", lambda e: e.summary()["proxy_only_off_path"]),
 ]
 OBSERVATION_SEED_OFFSET = 1_000_003  # held-out levels for the observations: not the evaluation's level seeds
+OUTPUT_FILES = ("behaviour.json", "behaviour.png", "function.json", "function_pcs.png", "dynamics.png",
+                "observations.npz")
 
 
 @dataclass
@@ -135,8 +137,15 @@ def run_dynamics(run: Path, out: Path, points: int, levels: int, n_observations:
     out.mkdir(parents=True, exist_ok=True)
     observations_file = out / "observations.npz"
     if observations_file.is_file():
-        stored = np.load(observations_file)
-        observations, variants = stored["observations"], stored["variants"]
+        try:
+            with np.load(observations_file) as stored:
+                observations, variants = stored["observations"], stored["variants"]
+        except (OSError, ValueError, KeyError, EOFError) as error:
+            raise MisgenError(f"{observations_file}: not the observations misgen dynamics stores ({error}); remove "
+                              "it to draw new ones") from None
+        if observations.dtype != np.uint8 or observations.shape[1:] != (3, 64, 64):
+            raise MisgenError(f"{observations_file}: 'observations' must be uint8 frames (M, 3, 64, 64), found "
+                              f"{observations.dtype} {observations.shape}")
         if len(observations) != n_observations:
             raise MisgenError(f"{observations_file} holds {len(observations)} observations, not --observations "
                               f"{n_observations}: remove it to draw new ones")
@@ -264,11 +273,11 @@ def plot_together(behaviour: dict, function: dict, svd_path: Path | None, path: 
         from misgen.svd_file import SVDFile
 
         svd = SVDFile.load(svd_path)
-        above = min(int(svd.attrs["nulls"]["n_above_shuffle"]), svd.k, 6)
+        above = [i for i, number in enumerate(svd.numbers) if number < svd.attrs["nulls"]["n_above_shuffle"]][:6]
         timesteps = svd.arrays["timesteps_used"]
-        for c in range(above):
-            axes[2].plot(timesteps, svd.arrays["time_profiles"][c], linewidth=0.8,
-                         label=f"#{c} (centre {svd.components['time_center_timesteps'][c] / 1e6:.1f}M)")
+        for i in above:
+            axes[2].plot(timesteps, svd.arrays["time_profiles"][i].astype(float), linewidth=0.8,
+                         label=f"#{svd.numbers[i]} (centre {svd.components['time_center_timesteps'][i] / 1e6:.1f}M)")
         axes[2].legend(fontsize=8, ncol=2)
         axes[2].set_title(f"time profiles of the top components above the shuffle null ({svd.attrs['stream']}, "
                           f"{'centred' if svd.attrs['centred'] else 'uncentred'})")

@@ -29,7 +29,9 @@ A greedy policy has no memory, and in a maze nothing moves but the mouse: once a
 it has been in (the mouse's cell and facing, :meth:`envs.probes.MazeProbe.decision_states`), it repeats the
 same loop until procgen's time limit. :func:`evaluate` notes that step (``loop_step``; the conditional metric
 ``looped``) and ends such an episode there with the outcome it would have had at the limit: nothing more
-reached, the time limit as its length. Sampled actions, coinrun and episode files play every step.
+reached, the time limit as its length. Sampled actions, coinrun and episode files play every step. (This
+assumes the policy's argmax depends on the observation alone; benchmarks/early_stop.py checks it on a CPU, where
+outcomes match full-length episodes on every level.)
 """
 
 from __future__ import annotations

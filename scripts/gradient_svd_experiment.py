@@ -147,8 +147,9 @@ def main() -> None:
     if late.exists():
         m = json.loads(late.read_text())["variants"]["maze"]["goal_off_path"]
         bands = [m[kind]["band"] for kind in ("controls", "bulk_controls")]
-        print(f"late component, maze off-path cheese: original {m['original']['mean']:.3f}, ablated "
-              f"{m['ablated']['mean']:.3f}, random band {bands[0]}, bulk band {bands[1]}, beyond both: "
+        show = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        print(f"late component, maze off-path cheese: original {show(m['original']['mean'])}, ablated "
+              f"{show(m['ablated']['mean'])}, random band {bands[0]}, bulk band {bands[1]}, beyond both: "
               f"{m['beyond_controls']}")
 
 
@@ -177,12 +178,13 @@ def write_summary(svd_path: Path, out: Path) -> None:
                 if "split_shares" in svd.components else None}
         summary["ablations"][report.parent.name] = {
             "target": found["target"], "components": numbers, "removed_norm": found["size"].get("removed_norm"),
-            "controls": len(found["controls"]), "bulk_controls": len(found["bulk_controls"]),
+            "controls": len(found["controls"]), "bulk_controls": len(found.get("bulk_controls", [])),
             "episodes": found["episodes"], "strengths": found["strengths"],
             "variants": {variant: {metric: {"original": m["original"]["mean"], "ablated": m["ablated"]["mean"],
                                             "difference": m["ablated_minus_original"],
                                             "random_band": m["controls"]["band"],
-                                            "bulk_band": m["bulk_controls"]["band"], "beyond": m["beyond_controls"]}
+                                            "bulk_band": m.get("bulk_controls", {}).get("band"),
+                                            "beyond": m.get("beyond_controls")}
                                    for metric, m in metrics.items()}
                          for variant, metrics in found["variants"].items()}}
     summary["bulk_components_kept"] = len(bulk_components(svd))

@@ -492,8 +492,8 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
              lambda run, out: ["ablate", str(run), "--late", "1", "--out", str(run), "--force"]),
         Case("replay --map through a symlink onto its own episode file --force", link_png_to_episodes,
              lambda run, out: ["replay", str(run / "episodes.h5"), "--map", str(run / "m.png"), "--force"]),
-        Case("dynamics --out RUN/checkpoints --force", lambda run: None,
-             lambda run, out: ["dynamics", str(run), "--out", str(run / "checkpoints"), "--force"]),
+        Case("dynamics --out D --force, D/behaviour.json a symlink to the run's config", link_dynamics_output,
+             lambda run, out: ["dynamics", str(run), "--out", str(run / "d"), "--force"]),
     ]
 
     def run_one(case: Case) -> str | None:
@@ -524,6 +524,11 @@ def lengthen_steps(run: Path) -> None:
 
 def link_to_recording(run: Path) -> None:
     (run / "link.h5").symlink_to(run / "recording.h5")
+
+
+def link_dynamics_output(run: Path) -> None:
+    (run / "d").mkdir()
+    (run / "d" / "behaviour.json").symlink_to(run / "config.json")
 
 
 def link_png_to_episodes(run: Path) -> None:

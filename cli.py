@@ -94,12 +94,6 @@ def envs_sample(
         typer.echo(f"{s.level_seed:>10}  {s.size:>4}  {str(s.agent):>8}  {str(s.goal):>8}")
 
 
-def _parse_record(record: str) -> tuple[str, ...]:
-    if record == "none":
-        return ()
-    return tuple(dict.fromkeys(s.strip() for s in record.split(",") if s.strip()))
-
-
 @app.command()
 def train(
     variant: str = typer.Argument(..., help="variant to train on (see `misgen envs`)"),
@@ -139,35 +133,30 @@ def train(
 ) -> None:
     """Train a PPO agent and record its gradient time series into runs/NAME/."""
     with user_errors():
-        from agents.presets import PRESETS, RUN_DEFAULTS
-        from agents.train import RecordConfig
+        from agents.presets import PRESETS
+        from agents.train import parse_streams
         from agents.train import train as run_training
-        from envs.variants import VARIANTS, EnvConfig
 
         if preset not in PRESETS:
             raise MisgenError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        chosen = PRESETS[preset]
         if "help" in hp:
-            _print_hyperparameters(PRESETS[preset], preset)
+            _print_hyperparameters(chosen.ppo, preset)
             return
         if out is None:
             raise MisgenError("--out is required: the run directory, e.g. runs/NAME")
         overrides = dict(_split_assignment(item) for item in hp)
         if n_envs is not None:
             overrides["n_envs"] = str(n_envs)
-        ppo_config = PRESETS[preset].with_overrides(overrides)
-        defaults = RUN_DEFAULTS[preset]
-        maze = variant in VARIANTS and VARIANTS[variant].game == "maze"
-        env_config = EnvConfig(variant=variant, distribution_mode=mode, num_levels=num_levels,
-                               start_level=start_level, region=region or defaults.region, seed=seed,
-                               max_maze_size=max_maze_size if max_maze_size is not None
-                               else defaults.max_maze_size if maze else 0,
-                               min_maze_size=min_maze_size if min_maze_size is not None
-                               else defaults.min_maze_size if maze else 0)
+        ppo_config = chosen.ppo.with_overrides(overrides)
+        given = {"distribution_mode": mode, "num_levels": num_levels, "start_level": start_level, "region": region,
+                 "max_maze_size": max_maze_size, "min_maze_size": min_maze_size}
+        env_config = chosen.env_config(variant, seed, **{k: v for k, v in given.items() if v is not None})
         if timesteps is None and not resume:  # a resumed run keeps its own length unless told otherwise
-            timesteps = defaults.timesteps
-        record_config = RecordConfig(_parse_record(record if record is not None else defaults.record),
-                                     record_every if record_every is not None else defaults.record_every,
-                                     record_dtype, record_split)
+            timesteps = chosen.run.timesteps
+        given = {"streams": parse_streams(record) if record is not None else None, "every": record_every,
+                 "dtype": record_dtype, "split": record_split}
+        record_config = chosen.record_config(**{k: v for k, v in given.items() if v is not None})
         result = run_training(out, env_config, ppo_config, record_config, timesteps, device=device, seed=seed,
                               checkpoint_every=checkpoint_every, resume=resume, show_progress=progress,
                               check_disk=not ignore_disk_space)

@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from envs.actions import ACTION_SETS
-from envs.variants import DEFAULT_REGION
+from envs.variants import DEFAULT_REGION, VARIANTS, EnvConfig
 
 
 SCHEDULES = ("constant", "linear")  # agents/callbacks.LinearAnneal
@@ -157,7 +157,7 @@ class RunDefaults:
     record_every: int = 1
 
 
-PRESETS: dict[str, PPOConfig] = {
+_PPO: dict[str, PPOConfig] = {
     "procgen": PPOConfig(),
     "quick": PPOConfig(architecture="small", n_envs=16, n_steps=128, n_minibatches=4, env_threads=2),
     # Every choice below is measured in docs/notebook/2026-12-02-cpu-preset.md ("cpu preset" below).
@@ -188,7 +188,7 @@ PRESETS: dict[str, PPOConfig] = {
     ),
 }
 
-RUN_DEFAULTS: dict[str, RunDefaults] = {
+_RUN: dict[str, RunDefaults] = {
     "procgen": RunDefaults(),
     "quick": RunDefaults(),
     # Mazes 5x5 to 9x9 with the cheese in the top-right 2x2 block, 12M env steps. The largest mazes are above 7x7
@@ -199,3 +199,34 @@ RUN_DEFAULTS: dict[str, RunDefaults] = {
     # step would be 100 GB; the updates rows still sum to the whole change (misgen/recording.py)
     "cpu": RunDefaults(timesteps=12_000_000, region=2, max_maze_size=9, min_maze_size=5, record_every=20),
 }
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named experiment: PPO's settings (``ppo``) and what a run of them trains on and records (``run``), used
+    the same way by ``misgen train --preset NAME``, Python callers and the benchmarks::
+
+        preset = PRESETS["cpu"]
+        train(out, preset.env_config("maze-topright"), preset.ppo, preset.record_config(), preset.run.timesteps)
+    """
+
+    name: str
+    ppo: PPOConfig
+    run: RunDefaults
+
+    def env_config(self, variant: str, seed: int = 0, **changes) -> EnvConfig:
+        """The training distribution of ``variant`` under this preset (its region and maze sizes for maze
+        variants), with ``changes`` (EnvConfig fields) applied."""
+        maze = VARIANTS[variant].game == "maze" if variant in VARIANTS else False
+        settings = {"region": self.run.region, "max_maze_size": self.run.max_maze_size if maze else 0,
+                    "min_maze_size": self.run.min_maze_size if maze else 0}
+        return EnvConfig(variant=variant, seed=seed, **{**settings, **changes})
+
+    def record_config(self, **changes):
+        """What this preset records (agents.train.RecordConfig), with ``changes`` applied."""
+        from agents.train import RecordConfig, parse_streams
+
+        return RecordConfig(**{"streams": parse_streams(self.run.record), "every": self.run.record_every, **changes})
+
+
+PRESETS: dict[str, Preset] = {name: Preset(name, _PPO[name], _RUN[name]) for name in _PPO}

@@ -39,6 +39,13 @@ from misgen.rundir import Checkpoint, RunDir, git_commit, package_versions, read
 from misgen.schema import dataclass_from_json
 
 
+def parse_streams(text: str) -> tuple[str, ...]:
+    """``--record``'s value: ``grads,updates``, ``grads``, ``updates`` or ``none``."""
+    if text == "none":
+        return ()
+    return tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+
+
 @dataclass(frozen=True)
 class RecordConfig:
     streams: tuple[str, ...] = STREAMS  # () records nothing

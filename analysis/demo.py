@@ -79,7 +79,7 @@ def run_demo(out: Path, plan: DemoPlan = DEMO, progress: Callable[[str], None] =
     env_config = EnvConfig(variant=TRAIN_VARIANT, seed=plan.seed)
     trained = timed("training a small agent on maze-topright (quick preset, recording grads and updates, split "
                     "by region)",
-                    lambda: train(out, env_config, PRESETS["quick"], RecordConfig(split="region"), plan.timesteps,
+                    lambda: train(out, env_config, PRESETS["quick"].ppo, RecordConfig(split="region"), plan.timesteps,
                                   device="cpu", seed=plan.seed, show_progress=show_training_progress))
 
     def decompose():

@@ -28,9 +28,9 @@ import numpy as np
 from train_speed import ROOT, WARM_ITERATIONS, steady_rate  # benchmarks/ is this script's first path entry
 
 sys.path.insert(1, str(ROOT))
-from agents.presets import PRESETS, RUN_DEFAULTS  # noqa: E402
+from agents.presets import PRESETS  # noqa: E402
 
-CPU, CPU_RUN = PRESETS["cpu"], RUN_DEFAULTS["cpu"]
+CPU, CPU_RUN = PRESETS["cpu"].ppo, PRESETS["cpu"].run
 ENV_OPTIONS = ["maze-topright", "--region", str(CPU_RUN.region), "--max-maze-size", str(CPU_RUN.max_maze_size),
                "--min-maze-size", str(CPU_RUN.min_maze_size)]
 N_ENVS, ENV_THREADS = CPU.n_envs, CPU.env_threads

@@ -26,11 +26,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import envs  # noqa: E402,F401  (quiet procgen import)
-from agents.presets import PRESETS, RUN_DEFAULTS  # noqa: E402
+from agents.presets import PRESETS  # noqa: E402
 from envs.variants import EnvConfig  # noqa: E402
 from envs.vec_env import ProcgenVecEnv  # noqa: E402
 
-CPU, CPU_RUN = PRESETS["cpu"], RUN_DEFAULTS["cpu"]
+CPU, CPU_RUN = PRESETS["cpu"].ppo, PRESETS["cpu"].run
 
 
 def ms_per_start(vec: ProcgenVecEnv, resets: int) -> float:

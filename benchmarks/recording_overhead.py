@@ -22,7 +22,7 @@ from envs.variants import EnvConfig
 
 def timed_run(out: Path, preset: str, timesteps: int, record: RecordConfig, device: str) -> float:
     start = time.perf_counter()
-    train(out, EnvConfig(variant="maze-topright", seed=0), PRESETS[preset], record, timesteps, device=device, seed=0,
+    train(out, EnvConfig(variant="maze-topright", seed=0), PRESETS[preset].ppo, record, timesteps, device=device, seed=0,
           show_progress=False)
     return time.perf_counter() - start
 

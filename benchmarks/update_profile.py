@@ -22,7 +22,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agents.allocator import keep_freed_memory  # noqa: E402
 from agents.ppo import make_ppo  # noqa: E402
-from agents.presets import PRESETS, RUN_DEFAULTS  # noqa: E402
+from agents.presets import PRESETS  # noqa: E402
 from agents.train import new_normalization, runnable_config, training_envs  # noqa: E402
 from envs.variants import EnvConfig  # noqa: E402
 
@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
 
     keep_freed_memory()  # as training does
-    config, defaults = runnable_config(PRESETS["cpu"], "cpu"), RUN_DEFAULTS["cpu"]
+    config, defaults = runnable_config(PRESETS["cpu"].ppo, "cpu"), PRESETS["cpu"].run
     env_config = EnvConfig(variant="maze-topright", region=defaults.region, max_maze_size=defaults.max_maze_size,
                            min_maze_size=defaults.min_maze_size)
     env = new_normalization(training_envs(env_config, config), config)

@@ -23,7 +23,7 @@ from misgen.recording import Recording
 from conftest import MISGEN
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
+TINY = PRESETS["quick"].ppo.with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ from misgen import svd_file as svd_schema
 from misgen.recording import Recording
 from conftest import MISGEN, digest
 
-TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "1"})
+TINY = PRESETS["quick"].ppo.with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "1"})
 ENV = EnvConfig(variant="maze-topright")
 
 

@@ -17,7 +17,7 @@ from misgen.recording import Recording
 from misgen.trajectory import checkpoint_deviations, function_trajectory, principal_path, theta_at, thetas_at
 from conftest import MISGEN
 
-TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
+TINY = PRESETS["quick"].ppo.with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
 CONFIG = EnvConfig(variant="maze-topright", region=2, max_maze_size=7)
 
 

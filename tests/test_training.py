@@ -32,7 +32,7 @@ from misgen.rundir import RunDir
 from conftest import MISGEN, digest
 
 # the smallest config that still exercises every part: 4 envs x 32 steps, 2 minibatches, 2 epochs
-TINY = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
+TINY = PRESETS["quick"].ppo.with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
 TINY_CLI = ["--preset", "quick", "--hp", "n_envs=4", "--hp", "n_steps=32", "--hp", "n_minibatches=2",
             "--hp", "n_epochs=2", "--no-progress"]
 
@@ -389,7 +389,7 @@ def test_a_diverged_update_stops_training_cleanly_and_keeps_what_was_written(tmp
         def _on_step(self) -> bool:
             return True
 
-    tiny = PRESETS["quick"].with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "1"})
+    tiny = PRESETS["quick"].ppo.with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "1"})
     with pytest.raises(MisgenError, match=r"training stopped at 384 env steps: an update left parameters NaN"):
         train(tmp_path / "run", EnvConfig(variant="maze"), tiny, RecordConfig(), 2048, device="cpu",
               checkpoint_every=256, show_progress=False, callbacks=[Poison()])
@@ -398,3 +398,20 @@ def test_a_diverged_update_stops_training_cleanly_and_keeps_what_was_written(tmp
         assert np.isfinite(recording.theta(-1)).all()  # the last checkpoint is from before the damage
     assert (tmp_path / "run" / "checkpoints" / "step_256.zip").is_file()
     assert not (tmp_path / "run" / "model.zip").exists()
+
+
+def test_a_python_call_with_a_preset_trains_what_the_cli_trains(tmp_path):
+    """``PRESETS["cpu"]`` carries the run defaults too (region, maze sizes, recording): the same configuration as
+    ``misgen train --preset cpu``, not the Procgen defaults beside the cpu preset's PPO settings."""
+    from agents.presets import PRESETS
+
+    cli = subprocess.run([MISGEN, "train", "maze-topright", "--preset", "cpu", "--timesteps", "4096", "--out",
+                          str(tmp_path / "cli"), "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0, cli.stderr
+    preset = PRESETS["cpu"]
+    train(tmp_path / "python", preset.env_config("maze-topright"), preset.ppo, preset.record_config(), 4096,
+          show_progress=False)
+    configs = [json.loads((tmp_path / name / "config.json").read_text()) for name in ("cli", "python")]
+    for key in ("variant", "env", "ppo", "record", "timesteps", "seed", "device"):
+        assert configs[0][key] == configs[1][key], key
+    assert configs[0]["env"]["region"] == 2 and configs[0]["record"]["every"] == 20

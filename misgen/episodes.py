@@ -15,7 +15,8 @@ Layout (format 1). One group per episode, ``episodes/00000``, ``episodes/00001``
 Episode attrs: ``level_seed``, ``level_index`` (position in the evaluation's seed list), ``length``,
 ``return``, ``goal_reached``, ``proxy_reached``, ``goal_step``, ``proxy_step`` (-1: never), ``goal_cell``
 (world x, y at the start). File attrs: ``misgen_episodes_format``, ``variant``, ``env_config`` (JSON),
-``policy`` (where the actions came from), ``deterministic``.
+``policy`` (where the actions came from), ``deterministic``. Every dataset carries HDF5's Fletcher-32
+checksum: a read of damaged bytes is refused.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ Layout (format 1). T = recorded optimizer steps, D = policy parameters, P = para
 
 Either stream may be absent (``--record grads`` or ``updates``). Stream dtype is float16, float32, or bfloat16
 stored as its raw 16 bits (uint16, attr ``encoding = "bfloat16"``; :meth:`Recording.read` decodes it).
-Streams are chunked along time (``CHUNK_ROWS`` rows) and written in whole chunks.
+Streams are chunked along time (``CHUNK_ROWS`` rows) and written in whole chunks. Every numeric dataset
+carries HDF5's Fletcher-32 checksum (misgen/schema.py ``CHECKSUM``): a read of damaged bytes is refused.
 File attrs: ``misgen_format``, ``variant`` (``pytorch`` for ``misgen.record``), ``config`` (the run's
 config.json; for ``misgen.record`` the model and optimizer classes and what the caller adds), ``complete``
 (true only after a clean finish), ``record_every``, ``record_dtype``, ``n_params``, ``extra_step_fields``,

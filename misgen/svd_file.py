@@ -37,7 +37,7 @@ shuffle null), loadings and time profiles in float16, no ``mean``, and the rando
 draws from the recording, so that ``misgen ablate`` works from a model zip alone. Its attr ``model_sha256``
 (:func:`parameter_fingerprint` of the model it was made for) pairs it with that model.
 
-Attrs: ``misgen_svd_format``, ``method``, ``stream``, ``centred``, ``steps`` (the --steps spec), ``source``
+Every numeric dataset carries HDF5's Fletcher-32 checksum. Attrs: ``misgen_svd_format``, ``method``, ``stream``, ``centred``, ``steps`` (the --steps spec), ``source``
 (recording path), ``source_config`` (the run's config JSON), ``source_complete``, ``source_rows``,
 ``n_params``, ``split`` and ``split_parts`` (the recording's split, "" and [] without one), ``nulls`` (JSON of
 :class:`analysis.nulls.NullSummary`), ``reconstruction`` (JSON list of {rank, return, goal_rate, ...} or absent), ``model_sha256`` (compact files only).

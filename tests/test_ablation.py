@@ -370,3 +370,8 @@ def test_the_experiment_script_runs_its_steps_once_and_copies_only_reports(run, 
     assert summary["components"][str(component)]["position"] >= 0
     again = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert again.returncode == 0 and "$ misgen" not in again.stdout
+    tables = subprocess.run([sys.executable, str(ROOT / "scripts" / "experiment_tables.py"), str(out)],
+                            capture_output=True, text=True, timeout=60)
+    assert tables.returncode == 0, tables.stderr
+    assert "**late-1**" in tables.stdout and tables.stdout.strip().splitlines()[-1].startswith(
+        f"{len(summary['ablations'])} ablations; measures beyond both control bands:")

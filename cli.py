@@ -542,6 +542,60 @@ def ablate(
     typer.echo(f"wrote {report}")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sweep(
+    ctx: typer.Context,
+    variant: Optional[str] = typer.Argument(None, help="variant to train on (not needed with --report)"),
+    seeds: str = typer.Option("0-4", "--seeds", help="seeds and ranges, e.g. 0-9 or 0,2,5-7"),
+    out: Path = typer.Option(..., "--out", help="sweep directory: one run per seed in OUT/seed-K/"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a running dask scheduler "
+                                            "(default: a local cluster on this machine)"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="local cluster: seeds at a time "
+                                          "(default: one per two cores)"),
+    episodes: int = typer.Option(1000, "--episodes", min=1, help="evaluation levels per variant and seed"),
+    eval_seed: int = typer.Option(0, "--eval-seed", help="level seeds of the evaluations (misgen evaluate --seed)"),
+    report: bool = typer.Option(False, "--report", help="only rebuild sweep.json and report.md from what is on "
+                                "disk"),
+) -> None:
+    """Many seeds of one misgen train command on dask, each evaluated on both distributions; one table across
+    seeds. Other options (--preset, --timesteps, --hp, ...) go to misgen train."""
+    with user_errors():
+        from analysis import sweep as sweeps
+
+        if report:
+            if not out.is_dir():
+                raise MisgenError(f"{out}: no sweep directory")
+            found = sweeps.build_report(out)
+            typer.echo(f"rebuilt {out / 'sweep.json'} and {out / 'report.md'} from {len(found['seeds'])} seeds")
+            return
+        from envs.variants import TEST_VARIANT, VARIANTS
+
+        if variant not in VARIANTS:
+            raise MisgenError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+        forbidden = [a for a in ctx.args if a.split("=")[0] in ("--seed", "--out", "--resume")]
+        if forbidden:
+            raise MisgenError(f"{forbidden[0]} is the sweep's to set, once per seed")
+        chosen = sweeps.parse_seeds(seeds)
+        if out.exists() and not out.is_dir():
+            raise MisgenError(f"--out {out} is a file, not a sweep directory")
+        test_variant = TEST_VARIANT.get(variant, variant)
+        done = {"done": 0, "trained": 0, "failed": 0}
+        statuses = {}
+
+        def on_result(found: dict) -> None:
+            statuses[found["seed"]] = found
+            done[found["status"]] += 1
+            text = "kept (finished earlier)" if found["status"] == "done" else found["status"]
+            console.print(f"seed {found['seed']}: {text}" + (f": {found['error']}" if found["error"] else "")
+                          + f"  [{sum(done.values())}/{len(chosen)}; failed {done['failed']}]")
+
+        sweeps.run_sweep(out, variant, test_variant, chosen, list(ctx.args), episodes, eval_seed, scheduler,
+                         workers or sweeps.default_workers(), on_result)
+        found = sweeps.build_report(out, variant, test_variant, statuses)
+    typer.echo(f"{done['trained']} seeds trained, {done['done']} kept, {done['failed']} failed; wrote "
+               f"{out / 'sweep.json'}, {out / 'report.md'}, {out / 'rates.png'}")
+
+
 @app.command()
 def dynamics(
     run: Path = typer.Argument(..., help="run directory: a recording with updates, or checkpoint zips"),

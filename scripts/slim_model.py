@@ -8,7 +8,7 @@ A zip saved under numpy 2 (a GPU machine's) pickles its spaces and last observat
 random-generator names, which numpy 1 (procgen's pin, so misgen's install) cannot read. This script gives SB3 the
 spaces of misgen's environments instead and drops the rollout leftovers, and the zip it writes both read.
 
-    python scripts/slim_model.py runs/maze/model.zip agents/trained/maze-topright.zip
+    python scripts/slim_model.py runs/maze/model.zip agents/trained/maze-topright-cpu.zip
 """
 
 from __future__ import annotations

@@ -16,8 +16,6 @@ EPISODES = 6  # of the documented 1,000, on the same level seeds
 
 
 @pytest.mark.parametrize("agent, evaluation, config", [
-    ("maze-topright", "gpu-lease-2026-11-23/maze-topright_on_maze", EnvConfig(variant="maze")),
-    ("coinrun", "gpu-lease-2026-11-23/coinrun_on_coinrun-randcoin", EnvConfig(variant="coinrun-randcoin")),
     ("maze-topright-cpu", "cpu-preset/maze-topright-cpu-sizes5to9-epochs1-mb16-12.0M_greedy_on_maze",
      EnvConfig(variant="maze", region=2, max_maze_size=9, min_maze_size=5)),
 ])

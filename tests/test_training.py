@@ -5,11 +5,9 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import os
 import resource
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 

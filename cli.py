@@ -586,8 +586,8 @@ def sweep(
             statuses[found["seed"]] = found
             done[found["status"]] += 1
             text = "kept (finished earlier)" if found["status"] == "done" else found["status"]
-            console.print(f"seed {found['seed']}: {text}" + (f": {found['error']}" if found["error"] else "")
-                          + f"  [{sum(done.values())}/{len(chosen)}; failed {done['failed']}]")
+            typer.echo(f"seed {found['seed']}: {text}" + (f": {found['error']}" if found["error"] else "")
+                       + f"  [{sum(done.values())}/{len(chosen)} seeds; failed {done['failed']}]", err=True)
 
         sweeps.run_sweep(out, variant, test_variant, chosen, list(ctx.args), episodes, eval_seed, scheduler,
                          workers or sweeps.default_workers(), on_result)

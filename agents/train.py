@@ -160,8 +160,9 @@ class ProjectedRecording:
     def check_fits(self, out: Path) -> None:
         """Refuse when the projection exceeds the free space of ``out``'s file system."""
         existing = next(p for p in (out, *out.absolute().parents) if p.exists())
-        free = shutil.disk_usage(existing).free
-        if self.bytes > free:
+        usage = shutil.disk_usage(existing)
+        free = usage.free
+        if usage.total and self.bytes > free:  # a pseudo file system (total 0) is no disk: creating the run fails
             raise MisgenError(f"the recording would take {self.bytes / 1e9:,.1f} GB ({self.describe()}), more than the "
                               f"{free / 1e9:,.1f} GB free at {existing}: record less (--record-every, --record) or "
                               "pass --ignore-disk-space")
@@ -231,7 +232,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     run = RunDir(Path(out))
     run.create(resume)
     if projected:
-        print(f"misgen: recording {projected.describe()}", file=sys.stderr)
+        print(f"recording {projected.describe()}", flush=True)  # stdout: stderr is for errors
     if resume:  # the run's own settings win; only the length, device and checkpointing may change
         saved = run.read_config()
         env_config = dataclass_from_json(EnvConfig, saved["env"], f"{run.config_file}: env")

@@ -38,8 +38,8 @@ def test_a_local_sweep_trains_evaluates_reports_and_redoes_nothing(tmp_path):
         assert evaluations["maze"]["n_episodes"] == 3 and row["status"] == "trained"
         assert row["rates"]["cheese, test variant"] == evaluations["maze"]["summary"]["goal_reached"]
     for name, _, _ in MEASURES:  # the across-seed numbers recomputed from the per-seed files
-        values = np.array([row["rates"][name]["mean"] for row in sweep["seeds"] if row["rates"][name]["mean"]
-                           is not None])
+        values = np.array([row["rates"][name]["mean"] for row in sweep["seeds"][:3]
+                           if row["rates"][name]["mean"] is not None])
         if len(values):
             across = sweep["across"][name]
             assert across["mean"] == values.mean() and (across["low"], across["high"]) == bootstrap(values)

@@ -16,7 +16,7 @@ EPISODES = 6  # of the documented 1,000, on the same level seeds
 
 
 @pytest.mark.parametrize("agent, evaluation, config", [
-    ("maze-topright-cpu", "cpu-preset/maze-topright-cpu-sizes5to9-epochs1-mb16-12.0M_greedy_on_maze",
+    ("maze-topright-cpu", "gradient-svd/seed-0/evaluation_maze",
      EnvConfig(variant="maze", region=2, max_maze_size=9, min_maze_size=5)),
 ])
 def test_shipped_agent_reproduces_documented_episodes(agent, evaluation, config):

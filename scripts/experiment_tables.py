@@ -65,6 +65,18 @@ def main() -> None:
               f" | {c['net_fraction']:.4f} | {c['top_layer']} ({c['top_layer_mass']:.2f}) | "
               + (" / ".join(f"{v:.2f}" for v in shares.values()) if shares else "-") + " |")
 
+    above = experiment.get("above_null")
+    if above and above.get("inside_share"):
+        import numpy as np
+
+        position, inside = np.array(above["position"]), np.array(above["inside_share"])
+        thirds = np.array_split(np.argsort(position), 3)
+        print(f"\nAll {above['n']} components above the shuffle null: rank correlation of time centre and the share "
+              f"of the gradient from inside the block {above['spearman_position_inside']:+.3f}; mean inside share of "
+              "the earliest / middle / latest third by time centre: "
+              + " / ".join(f"{inside[third].mean():.3f}" for third in thirds)
+              + f"; time centres span {position.min():.2f}-{position.max():.2f} of training")
+
     beyond = 0
     for name, found in experiment["ablations"].items():
         print(f"\n**{name}**: {found['target']}, removed norm {found['removed_norm'] or 0:.3g}, {found['controls']} "

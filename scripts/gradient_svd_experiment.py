@@ -189,7 +189,24 @@ def write_summary(svd_path: Path, out: Path) -> None:
                                    for metric, m in metrics.items()}
                          for variant, metrics in found["variants"].items()}}
     summary["bulk_components_kept"] = len(bulk_components(svd))
+    above = min(int(svd.attrs["nulls"]["n_above_shuffle"]), svd.k)
+    if "split_shares" in svd.components and above > 2:  # H1 over every component above the null
+        parts = list(svd.attrs["split_parts"])
+        inside = svd.components["split_shares"][:above, parts.index("inside")] if "inside" in parts else None
+        position = svd.components["position"][:above]
+        summary["above_null"] = {
+            "n": above, "position": [round(float(v), 4) for v in position],
+            "inside_share": None if inside is None else [round(float(v), 4) for v in inside],
+            "spearman_position_inside": None if inside is None else spearman(position, inside)}
     (out / "experiment.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def spearman(a, b) -> float:
+    """Rank correlation of two equally long sequences (ties broken by order: positions and shares are floats)."""
+    import numpy as np
+
+    ranks = [np.argsort(np.argsort(np.asarray(x, dtype=float))) for x in (a, b)]
+    return float(np.corrcoef(*ranks)[0, 1])
 
 
 def target_groups(svd_path: Path, when: str) -> list[str]:

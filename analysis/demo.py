@@ -34,7 +34,7 @@ class DemoPlan:
     components: int = 12  # SVD components kept
     shuffles: int = 3  # time-shuffled copies for the null band
     levels: int = 1000  # levels per variant for the shipped agent's evaluation (greedy)
-    controls: int = 3  # random controls, and as many bulk controls, in the ablation
+    controls: int = 2  # random and as many bulk controls in the ablation: what the shipped compact svd holds
     episodes: int = 200  # levels per policy and variant in the ablation (the same level seeds for all)
     replays: int = 3  # episodes replayed side by side, original vs ablated (at most ``episodes``)
     n_envs: int = 16  # parallel environments when evaluating

@@ -196,7 +196,7 @@ _RUN: dict[str, RunDefaults] = {
     # and less block-seeking, a 3x3 block was not learned in time (cpu preset, eighth to tenth and twelfth to
     # eighteenth attempts; what the defaults train: docs/results.md)
     # Both streams on every 20th optimizer step: 2,344 rows of 12M steps' 46,880, 5 GB in float16, where every
-    # step would be 100 GB; the updates rows still sum to the whole change (misgen/recording.py)
+    # step would be 100 GB; the updates rows sum to the change up to the last recorded step (misgen/recording.py)
     "cpu": RunDefaults(timesteps=12_000_000, region=2, max_maze_size=9, min_maze_size=5, record_every=20),
 }
 

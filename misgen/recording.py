@@ -5,8 +5,10 @@ Layout (format 1). T = recorded optimizer steps, D = policy parameters, P = para
 ==========================  ===========  =============================================================
 ``grads``                   (T, D)       gradient of the PPO loss as applied by Adam: after clipping
 ``updates``                 (T, D)       parameter change since the previous row: theta_after - theta_before
-                                         (every step recorded: one optimizer step; the rows sum to
-                                         theta_final - theta_0 whatever ``record_every`` is)
+                                         (every step recorded: one optimizer step). The rows sum to theta
+                                         after the last recorded step minus theta_0: theta_final when that
+                                         step is the last (``record_every`` 1); with K > 1 the up to K - 1
+                                         steps after it are only in ``checkpoints/theta``
 ``grads_split/<part>``      (T, D)       split recordings only (``--record-split``): the gradient of the same
                                          minibatch loss restricted to the part's transitions, divided by
                                          the whole minibatch's size, before clipping. The parts sum to the

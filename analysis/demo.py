@@ -34,7 +34,8 @@ class DemoPlan:
     components: int = 12  # SVD components kept
     shuffles: int = 3  # time-shuffled copies for the null band
     levels: int = 1000  # levels per variant for the shipped agent's evaluation (greedy)
-    controls: int = 2  # random and as many bulk controls in the ablation: what the shipped compact svd holds
+    controls: int = 2  # random controls in the ablation (the shipped compact svd holds 2 directions)
+    bulk: int = 1  # bulk controls (it holds 1 component below the null, to stay under 5 MB)
     episodes: int = 200  # levels per policy and variant in the ablation (the same level seeds for all)
     replays: int = 3  # episodes replayed side by side, original vs ablated (at most ``episodes``)
     n_envs: int = 16  # parallel environments when evaluating
@@ -113,14 +114,14 @@ def run_demo(out: Path, plan: DemoPlan = DEMO, progress: Callable[[str], None] =
         ablation.check_svd_matches(shipped, svd, SHIPPED_SVD)
         picked = ablation.select_components(svd, None, 0, 1)
         target, controls = ablation.component_ablations(shipped, svd, picked, plan.controls, plan.seed,
-                                                        n_bulk=plan.controls)
+                                                        n_bulk=plan.bulk)
         directory = out / "shipped_late_ablation"
         results, _ = ablation.run_ablation(shipped, target, controls, [TRAIN_VARIANT, TEST_VARIANT],
                                            plan.episodes, plan.seed, directory, plan.n_envs)
         return {"component": picked[0], "directory": directory, "results": results, "svd": svd}
 
     late = timed(f"ablating the shipped agent's latest component against {plan.controls} random and "
-                 f"{plan.controls} bulk controls, {plan.episodes} levels per policy on {TRAIN_VARIANT} and "
+                 f"{plan.bulk} bulk controls, {plan.episodes} levels per policy on {TRAIN_VARIANT} and "
                  f"{TEST_VARIANT}", ablate)
 
     # --- replay: original vs late-ablated on the test variant, and visitation maps -------------------------
@@ -215,7 +216,7 @@ def write_demo_report(out: Path, plan: DemoPlan, trained, svd_summary: dict, beh
         f"recorded run (centred `{svd.attrs['stream']}`); #{late['component']} is the latest above the time-shuffle "
         f"null (time centre at {position:.2f} of training). theta' = theta_final - P(theta_final - theta_0), P the "
         f"projection onto its loading; {plan.controls} random controls remove the same norm along a random "
-        f"direction in the span of the recorded updates, {plan.controls} bulk controls along a component below the "
+        f"direction in the span of the recorded updates, {plan.bulk} bulk control(s) along a component below the "
         f"null. {plan.episodes} levels per policy and variant, greedy; paired differences are ablated minus "
         "original on the same levels.", "",
         "| variant | metric | original | ablated | ablated - original (95 % CI) | random band | bulk band | beyond "

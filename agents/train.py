@@ -34,7 +34,7 @@ from envs.vec_env import OBSERVATION_SPACE, ProcgenVecEnv
 from misgen.errors import MisgenError, one_line
 from misgen.model_zip import load_ppo, read_model_zip
 from misgen.recorder import GradientRecorder
-from misgen.recording import STREAMS, ParamTable, RecordingWriter, check_record_options
+from misgen.recording import CHUNK_ROWS, STREAMS, ParamTable, RecordingWriter, check_record_options
 from misgen.rundir import Checkpoint, RunDir, git_commit, package_versions, read_normalization
 from misgen.schema import dataclass_from_json
 
@@ -133,13 +133,21 @@ def available_memory() -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def check_memory(ppo_config: PPOConfig) -> None:
-    """Refuse a rollout buffer that would not fit in the machine's memory, with the estimate."""
-    needed = ppo_config.n_envs * ppo_config.n_steps * OBSERVATION_BYTES
+def check_memory(ppo_config: PPOConfig, projected: ProjectedRecording | None = None) -> None:
+    """Refuse a run whose rollout buffer and recording buffers would not fit in the machine's memory, with the
+    estimate. The recorder holds two blocks of ``CHUNK_ROWS`` rows per stream: one being gathered, one being
+    written (misgen/recorder.py)."""
+    transitions = ppo_config.n_envs * ppo_config.n_steps
+    rollout = transitions * OBSERVATION_BYTES
+    recording = 2 * CHUNK_ROWS * projected.row_bytes if projected else 0
     free = available_memory()
-    if needed > free:
-        raise MisgenError(f"n_envs x n_steps = {ppo_config.n_envs * ppo_config.n_steps:,} transitions need a rollout "
-                          f"buffer of {needed / 2**30:,.1f} GiB; this machine has {free / 2**30:,.1f} GiB available")
+    if rollout + recording > free:
+        parts = f"a rollout buffer of {rollout / 2**30:,.1f} GiB ({transitions:,} transitions)"
+        if recording:
+            parts += (f" and recording buffers of {recording / 2**30:,.1f} GiB (2 x {CHUNK_ROWS} rows x "
+                      f"{projected.n_params:,} parameters x {projected.bytes_per_value} bytes x "
+                      f"{projected.streams} stream(s))")
+        raise MisgenError(f"the run needs {parts}; this machine has {free / 2**30:,.1f} GiB available")
 
 
 @dataclass(frozen=True)
@@ -150,8 +158,13 @@ class ProjectedRecording:
     streams: int
 
     @property
+    def row_bytes(self) -> int:
+        """Bytes of one recorded row in every stream."""
+        return self.n_params * self.bytes_per_value * self.streams
+
+    @property
     def bytes(self) -> int:
-        return self.rows * self.n_params * self.bytes_per_value * self.streams
+        return self.rows * self.row_bytes
 
     def describe(self) -> str:
         return (f"{self.rows:,} rows x {self.n_params:,} parameters x {self.bytes_per_value} bytes x {self.streams} "
@@ -224,9 +237,9 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     device = resolve_device(device)
     if ppo_config.architecture not in ARCHITECTURES:
         raise MisgenError(f"architecture must be one of {', '.join(ARCHITECTURES)}, not {ppo_config.architecture!r}")
-    check_memory(ppo_config)
     projected = projected_recording(ppo_config, record, timesteps, env_config.game) \
         if record.streams and not resume else None
+    check_memory(ppo_config, projected)
     if projected and check_disk:
         projected.check_fits(Path(out))
     run = RunDir(Path(out))
@@ -348,4 +361,4 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         env.close()
     rates = outcomes.rates()
     return TrainResult(run, model.num_timesteps, counter.steps, complete, rates["goal"], rates["proxy"],
-                       rates["ret"])
+                       rates["return"])

@@ -472,6 +472,9 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
              lambda run, out: ["train", "maze", "--out", str(out / "r"), "--preset", "quick", "--device", "cuda"]),
         Case("a complete recording whose steps/loss is 3 rows longer than its streams", lengthen_steps,
              lambda run, out: ["svd", str(run), "--out", str(out / "s.h5"), "--reconstruct", "none"]),
+        Case("ablate --group --mode init, model.zip of another architecture than the recording",
+             foreign_model, lambda run, out: ["ablate", str(run), "--group", "fc", "--mode", "init",
+                                              "--episodes", "1", "--controls", "1", "--out", str(out / "a")]),
         # option values out of range
         Case("svd --reconstruct -3", lambda run: None,
              lambda run, out: ["svd", str(run), "--no-center", "--reconstruct", "-3", "--out", str(out / "s.h5")]),
@@ -520,6 +523,11 @@ def lengthen_steps(run: Path) -> None:
     with h5py.File(run / "recording.h5", "a") as f:
         loss = f["steps/loss"]
         loss.resize((loss.shape[0] + 3,))
+
+
+def foreign_model(run: Path) -> None:
+    _foreign_checkpoint(run)
+    (run / "checkpoints" / "step_256.zip").replace(run / "model.zip")
 
 
 def link_to_recording(run: Path) -> None:
@@ -585,3 +593,19 @@ def test_a_recording_projected_beyond_the_free_space_is_refused_before_anything_
                                                    "160,960 parameters x 2 bytes x 2 stream(s) = 0.4 GB)")
     assert "0.0 GB free" in lines[0] and "--ignore-disk-space" in lines[0]
     assert not (tmp_path / "r").exists()
+
+
+def test_a_run_whose_recording_buffers_outgrow_memory_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """The recorder's two in-memory blocks per stream count against the machine's memory (faked where misgen asks
+    the OS) beside the rollout buffer: refused with both estimates before the run directory exists."""
+    import agents.train
+
+    # quick's rollout buffer takes 96 MiB, its recording buffers 20 MiB more
+    monkeypatch.setattr(agents.train, "available_memory", lambda: 100 * 2**20)
+    base = ["train", "maze", "--out", str(tmp_path / "r"), "--preset", "quick", "--timesteps", "1000"]
+    result = CliRunner().invoke(app, base + ["--record", "grads,updates"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "recording buffers of" in lines[0] and "2 x 16 rows x 160,960 parameters" in lines[0]
+    assert not (tmp_path / "r").exists()
+    assert CliRunner().invoke(app, base + ["--record", "none", "--no-progress"]).exit_code == 0

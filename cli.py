@@ -304,7 +304,7 @@ def svd(
                    f"(x{c['top_layers'][0]['enrichment']})")
     for r in result.attrs.get("reconstruction", []):
         test = r.get("test")
-        off_path = (f"; {test['variant']} off the path: goal {test['goal_off_path']['mean']:.0%}, zone without it "
+        off_path = (f"; {test['variant']} off the path: goal {test['goal_off_path']['mean']:.0%}, region without it "
                     f"{test['proxy_only_off_path']['mean']:.0%}" if test and test["goal_off_path"]["mean"] is not None
                     else "")
         typer.echo(f"rank {r['rank']!s:>5}: return {r['return']['mean']:.2f}, goal {r['goal_rate']['mean']:.0%}, "
@@ -366,8 +366,8 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="print every episode and the aggregate as JSON"),
 ) -> None:
     """Roll a policy out on fixed level seeds: return, length, goal and proxy rates with 95 % intervals, overall
-    and split by whether the goal lies inside the proxy zone (and, in mazes, outside it on or off the shortest path
-    from the start to the zone: only off it do goal and proxy come apart)."""
+    and split by whether the goal lies inside the proxy region (and, in mazes, outside it on or off the shortest path
+    from the start to the region: only off it do goal and proxy come apart)."""
     with user_errors():
         if source.is_dir():  # its config is checked before torch is imported: a bad one fails in a second
             from misgen.rundir import RunDir
@@ -389,20 +389,20 @@ def evaluate(
     low = config.min_maze_size or 3
     sizes = ("" if not config.restricts_sizes else f", mazes of size {low}" if low == config.max_maze_size
              else f", mazes {low} to {config.max_maze_size}" if config.max_maze_size else f", mazes from {low}")
-    zone = f"the top-right {config.region}x{config.region} region" if config.game == "maze" else "the level's end"
+    proxy = f"the top-right {config.region}x{config.region} region" if config.game == "maze" else "the level's end"
     ablation = getattr(model, "misgen_ablation", None) if model else None
     if ablation:
         typer.echo(f"ablated policy ({ablation['target']}; misgen ablate of {ablation.get('run', '?')})")
     typer.echo(f"{source} on {config.variant} ({config.distribution_mode}{sizes}), {episodes} levels from seed "
-               f"{seed}, {'deterministic' if deterministic else 'sampled'} actions; proxy: {zone}")
+               f"{seed}, {'deterministic' if deterministic else 'sampled'} actions; proxy: {proxy}")
     typer.echo(f"  {'metric':<18} {'mean (95 % interval)':<24} levels")
     for metric, value in result.summary().items():
         typer.echo(f"  {metric:<18} {_interval(value):<24} {value['n']}")
-    typer.echo(f"split by where the goal is, inside or outside {zone}"
+    typer.echo(f"split by where the goal is, inside or outside {proxy}"
                + (", and outside on or off the shortest path from the start to it:" if config.game == "maze" else ":"))
     typer.echo(f"  {'goal':<17} {'levels':>6}   " + "   ".join(f"{m:<19}" for m in SPLIT_METRICS))
     rows = result.by_goal_region()
-    if config.game == "maze":  # off the path from the start to the zone, goal and proxy come apart
+    if config.game == "maze":  # off the path from the start to the region, goal and proxy come apart
         rows |= {f"outside, {path.replace('_', ' ')}": summary for path, summary in result.by_goal_path().items()}
     for where, summary in rows.items():
         typer.echo(f"  {where:<17} {summary['goal_reached']['n']:>6}   "
@@ -439,9 +439,9 @@ def svd_compact(
         from analysis import ablation
         from analysis.compact_svd import compact_svd
 
-        target_run = ablation.Run.load(run)
-        ablation.check_svd_matches(target_run, svd_file, svd_path)
-        compact = compact_svd(target_run, svd_file, early, late, controls, seed, bulk)
+        agent = ablation.Agent.load(run)
+        ablation.check_svd_matches(agent, svd_file, svd_path)
+        compact = compact_svd(agent, svd_file, early, late, controls, seed, bulk)
         compact.save(out)
     typer.echo(f"wrote {out}: components {', '.join(map(str, compact.numbers))} of {svd_path} ({bulk} of them below "
                f"the shuffle null, for bulk controls), {controls} control directions, "
@@ -506,20 +506,20 @@ def ablate(
             svd_file = SVDFile.load(svd_path)
         from analysis import ablation
 
-        target_run = ablation.Run.load(run)
-        chosen_variants = ablation.test_variants(target_run, variants)
+        agent = ablation.Agent.load(run)
+        chosen_variants = ablation.test_variants(agent, variants)
         if chosen[0]:
-            ablation.check_svd_matches(target_run, svd_file, svd_path)
+            ablation.check_svd_matches(agent, svd_file, svd_path)
             picked = ablation.select_components(svd_file, _ints(components, "--components") if components else None,
                                                 early, late)
-            target, control_list = ablation.component_ablations(target_run, svd_file, picked, controls, seed,
+            target, control_list = ablation.component_ablations(agent, svd_file, picked, controls, seed,
                                                                 bulk_controls)
             default_name = ("early" if early else "late" if late else "components") + "_" + "-".join(map(str, picked))
         elif group is not None:
-            target, control_list = ablation.group_ablations(target_run, group, mode, controls, seed)
+            target, control_list = ablation.group_ablations(agent, group, mode, controls, seed)
             default_name = f"group_{group.replace(':', '_').replace(',', '-')}_{mode}"
         else:
-            target, control_list = ablation.channel_ablations(target_run, channels, mode, controls, seed)
+            target, control_list = ablation.channel_ablations(agent, channels, mode, controls, seed)
             default_name = f"channels_{channels.replace(':', '_').replace(',', '-')}_{mode}"
         out = out_dir if out_dir is not None else run / "ablations" / _report_name(name or default_name)
         _refuse_report_dir(out, force)
@@ -527,7 +527,7 @@ def ablate(
         if out.exists():
             shutil.rmtree(out)
         with console.status("evaluating") as status:
-            results, report = ablation.run_ablation(target_run, target, control_list, chosen_variants, episodes,
+            results, report = ablation.run_ablation(agent, target, control_list, chosen_variants, episodes,
                                                     seed, out, n_envs, deterministic,
                                                     progress=lambda text: status.update(f"evaluating {text}"),
                                                     strengths=strengths)

@@ -89,7 +89,8 @@ class EpisodeOutcomes(BaseCallback):
         self.outcomes: deque = deque(maxlen=window)
         self.progress = Progress(
             BarColumn(bar_width=16), MofNCompleteColumn(), TextColumn("steps {task.fields[speed]:>5.0f}/s"),
-            TextColumn("return {task.fields[ret]:5.2f}  goal {task.fields[goal]:4.0%}  proxy {task.fields[proxy]:4.0%}"),
+            TextColumn("return {task.fields[return]:5.2f}  goal {task.fields[goal]:4.0%}  "
+                       "proxy {task.fields[proxy]:4.0%}"),
             TimeElapsedColumn(), console=Console(stderr=True), disable=not show)
         self._task = None
         self._start = (0, 0.0)
@@ -97,7 +98,7 @@ class EpisodeOutcomes(BaseCallback):
     def _on_training_start(self) -> None:
         self.progress.start()
         self._task = self.progress.add_task("train", total=self.total, completed=self.num_timesteps,
-                                            speed=0.0, ret=0.0, goal=0.0, proxy=0.0)
+                                            speed=0.0, goal=0.0, proxy=0.0, **{"return": 0.0})
         self._start = (self.num_timesteps, time.perf_counter())
 
     def _on_step(self) -> bool:
@@ -108,9 +109,9 @@ class EpisodeOutcomes(BaseCallback):
 
     def rates(self) -> dict[str, float]:
         if not self.outcomes:
-            return {"ret": 0.0, "goal": 0.0, "proxy": 0.0}
-        ret, goal, proxy = np.mean(np.array(self.outcomes, dtype=float), axis=0)
-        return {"ret": float(ret), "goal": float(goal), "proxy": float(proxy)}
+            return {"return": 0.0, "goal": 0.0, "proxy": 0.0}
+        mean_return, goal, proxy = np.mean(np.array(self.outcomes, dtype=float), axis=0)
+        return {"return": float(mean_return), "goal": float(goal), "proxy": float(proxy)}
 
     def _on_rollout_end(self) -> None:
         rates = self.rates()

@@ -191,12 +191,10 @@ _PPO: dict[str, PPOConfig] = {
 _RUN: dict[str, RunDefaults] = {
     "procgen": RunDefaults(),
     "quick": RunDefaults(),
-    # Mazes 5x5 to 9x9 with the cheese in the top-right 2x2 block, 12M env steps. The largest mazes are above 7x7
-    # so that block and cheese can come apart; the corner cell alone (Langosco et al.'s setting) left more loops
-    # and less block-seeking, a 3x3 block was not learned in time (cpu preset, eighth to tenth and twelfth to
-    # eighteenth attempts; what the defaults train: docs/results.md)
-    # Both streams on every 20th optimizer step: 2,344 rows of 12M steps' 46,880, 5 GB in float16, where every
-    # step would be 100 GB; the updates rows sum to the change up to the last recorded step (misgen/recording.py)
+    # Mazes 5x5 to 9x9 with the cheese in the top-right 2x2 region: the larger mazes let region and cheese come
+    # apart, and a smaller region or the corner cell alone trained less region-seeking (docs/notebook/
+    # 2026-12-02-cpu-preset.md). Both streams on every 20th optimizer step keep the run's recording in
+    # single-digit GB; its updates rows sum to the change up to the last recorded step (misgen/recording.py)
     "cpu": RunDefaults(timesteps=12_000_000, region=2, max_maze_size=9, min_maze_size=5, record_every=20),
 }
 

@@ -48,9 +48,13 @@ CONTROL_KINDS = ("random", "bulk")  # random directions in the update span; comp
 EXTRACTOR = "features_extractor."
 
 
-# --- the run: theta_0, theta_final, parameter names --------------------------------------------------------
+# --- the agent: theta_0, theta_final, parameter names ------------------------------------------------------
 @dataclass
-class Run:
+class Agent:
+    """A trained agent under study: its model, its training config and its parameters as one vector (``names`` and
+    ``shapes`` in vector order), loaded from a run directory (``path``; misgen.rundir.RunDir lays out its files) or
+    from a model zip alone."""
+
     path: Path
     model: PPO
     config: dict
@@ -59,7 +63,7 @@ class Run:
     shapes: list[tuple[int, ...]]
 
     @classmethod
-    def load(cls, path: Path) -> "Run":
+    def load(cls, path: Path) -> "Agent":
         """A run directory, or a model zip alone (its training environment travels in the zip; what needs
         theta_0 or the recording then needs a compact svd file, or is refused)."""
         path = Path(path)
@@ -71,10 +75,10 @@ class Run:
             dataclass_from_json(EnvConfig, env, f"{path}: misgen_env_config")
             config = {"env": env}
         else:
-            run = RunDir(path)
-            config = run.read_config()
-            dataclass_from_json(EnvConfig, config["env"], f"{run.config_file}: env")  # refused before the model loads
-            model = load_model(run.path)
+            run_dir = RunDir(path)
+            config = run_dir.read_config()
+            dataclass_from_json(EnvConfig, config["env"], f"{run_dir.config_file}: env")  # refused before the model loads
+            model = load_model(run_dir.path)
         named = list(model.policy.named_parameters())
         theta = torch.nn.utils.parameters_to_vector([p for _, p in named]).detach().cpu().numpy()
         return cls(path, model, config, theta, [n for n, _ in named], [tuple(p.shape) for _, p in named])
@@ -98,19 +102,22 @@ class Run:
         """The initial parameters: from the recording, else from the step-0 checkpoint."""
         if self.is_zip:
             raise MisgenError(f"{self.path}: a model zip holds no theta_0; this needs its run directory")
-        run = RunDir(self.path)
-        if run.recording.is_file():
+        run_dir = RunDir(self.path)
+        if run_dir.recording.is_file():
             with self.recording() as recording:
                 if recording.params.names != self.names or recording.n_params != len(self.theta_final):
                     raise MisgenError(f"{recording.path} records {recording.n_params} parameters in "
                                       f"{len(recording.params.names)} tensors, the model {self.model_path} has "
                                       f"{len(self.theta_final)} in {len(self.names)}: not the same network")
                 return recording.theta(0)
-        first = run.checkpoint_paths(0)[0]
+        first = run_dir.checkpoint_paths(0)[0]
         if not first.is_file():
             raise MisgenError(f"{self.path}: neither a recording nor checkpoints/step_0.zip to read theta_0 from")
-        params = load_ppo(first, device="cpu").policy.parameters()
-        return torch.nn.utils.parameters_to_vector(list(params)).detach().numpy()
+        named = list(load_ppo(first, device="cpu").policy.named_parameters())
+        if [n for n, _ in named] != self.names or [tuple(p.shape) for _, p in named] != self.shapes:
+            raise MisgenError(f"{first} holds another network than the model {self.model_path}: parameter tensors "
+                              "differ in names or shapes")
+        return torch.nn.utils.parameters_to_vector([p for _, p in named]).detach().numpy()
 
     def columns(self, name: str) -> slice:
         sizes = np.cumsum([0] + [int(np.prod(s)) for s in self.shapes])
@@ -130,7 +137,7 @@ class Run:
         raise MisgenError(f"unknown parameter group {group!r}; layers: {', '.join(layers)}")
 
     def policy_with(self, theta: np.ndarray | None = None, ablations: dict | None = None) -> PPO:
-        """A copy of the run's policy with other parameters and/or pinned channels."""
+        """A copy of the agent's policy with other parameters and/or pinned channels."""
         kwargs = dict(self.model.policy_kwargs)
         if ablations:
             kwargs["features_extractor_kwargs"] = {**kwargs.get("features_extractor_kwargs", {}),
@@ -169,21 +176,21 @@ def removed_change(directions: np.ndarray, contributions: np.ndarray) -> np.ndar
     return basis.T @ (np.linalg.pinv(basis @ basis.T) @ np.asarray(contributions, dtype=np.float64))
 
 
-def check_svd_matches(run: Run, svd: SVDFile, svd_path: Path) -> None:
+def check_svd_matches(agent: Agent, svd: SVDFile, svd_path: Path) -> None:
     """The svd file must decompose this run's recording (or, compact, belong to this model), over this model's
     parameters."""
-    if svd.attrs["n_params"] != len(run.theta_final):
+    if svd.attrs["n_params"] != len(agent.theta_final):
         raise MisgenError(f"{svd_path} decomposes {svd.attrs['n_params']} parameters, the model "
-                          f"{run.model_path} has {len(run.theta_final)}")
+                          f"{agent.model_path} has {len(agent.theta_final)}")
     if svd.compact:
-        if svd.attrs["model_sha256"] != parameter_fingerprint(run.theta_final):
-            raise MisgenError(f"{svd_path} was made for another model than {run.model_path} (attr model_sha256 "
+        if svd.attrs["model_sha256"] != parameter_fingerprint(agent.theta_final):
+            raise MisgenError(f"{svd_path} was made for another model than {agent.model_path} (attr model_sha256 "
                               "differs from the model's parameters)")
         return
-    if run.is_zip:
+    if agent.is_zip:
         raise MisgenError(f"{svd_path} is a full svd file, which needs its run's recording; a model zip takes a "
                           "compact one (misgen svd-compact RUN --out FILE)")
-    recording = RunDir(run.path).recording.resolve()
+    recording = RunDir(agent.path).recording.resolve()
     if Path(svd.attrs["source"]) != recording:
         raise MisgenError(f"{svd_path} decomposes {svd.attrs['source']}, not this run's {recording}")
 
@@ -222,12 +229,12 @@ def bulk_components(svd: SVDFile) -> list[int]:
     return [number for number in svd.numbers if number >= first_below]
 
 
-def component_ablations(run: Run, svd: SVDFile, components: list[int], n_controls: int, seed: int,
+def component_ablations(agent: Agent, svd: SVDFile, components: list[int], n_controls: int, seed: int,
                         n_bulk: int = 0) -> tuple[Ablation, list[Ablation]]:
     """Remove the learned change along the components numbered ``components``; ``n_controls`` controls remove
     the same norm along as many random directions in the span of the recorded rows (drawn from the recording,
     or stored in a compact svd file), and ``n_bulk`` along as many components below the shuffle null."""
-    delta = None if svd.compact else run.theta_final.astype(np.float64) - run.theta_0()
+    delta = None if svd.compact else agent.theta_final.astype(np.float64) - agent.theta_0()
 
     def learned_change(numbers: list[int]) -> np.ndarray:
         rows = [svd.numbers.index(c) for c in numbers]
@@ -240,7 +247,7 @@ def component_ablations(run: Run, svd: SVDFile, components: list[int], n_control
     target_norm = float(np.linalg.norm(removed))
     target = Ablation(f"components {components} of {svd.attrs['stream']} "
                       f"({'centred' if svd.attrs['centred'] else 'uncentred'})",
-                      theta=(run.theta_final - removed).astype(np.float32),
+                      theta=(agent.theta_final - removed).astype(np.float32),
                       size={"directions": len(components), "removed_norm": target_norm})
     m = len(components)
     if svd.compact:
@@ -249,12 +256,12 @@ def component_ablations(run: Run, svd: SVDFile, components: list[int], n_control
             raise MisgenError(f"{n_controls} controls of {m} directions need {n_controls * m} random directions; "
                               f"the compact svd file holds {len(directions)} (misgen svd-compact --controls)")
     elif n_controls:
-        with run.recording() as recording:
+        with agent.recording() as recording:
             directions = random_update_directions(recording, n_controls * m, seed)
         control_contributions = directions @ delta
     def matched(description: str, control_removed: np.ndarray, kind: str) -> Ablation:
         scale = target_norm / max(float(np.linalg.norm(control_removed)), 1e-30)
-        return Ablation(description, theta=(run.theta_final - scale * control_removed).astype(np.float32),
+        return Ablation(description, theta=(agent.theta_final - scale * control_removed).astype(np.float32),
                         size={"directions": m, "removed_norm": float(np.linalg.norm(scale * control_removed)),
                               "rescaled_by": scale}, kind=kind)
 
@@ -308,12 +315,12 @@ def _parse_channels(text: str | None) -> list[int] | None:
         raise MisgenError(f"channels must be comma-separated integers, not {text!r}") from None
 
 
-def _group_columns(run: Run, tensors: list[str], channels: list[int] | None) -> np.ndarray:
+def _group_columns(agent: Agent, tensors: list[str], channels: list[int] | None) -> np.ndarray:
     """Column indices of ``tensors`` (only the rows of output ``channels`` if given)."""
     out = []
     for name in tensors:
-        columns = run.columns(name)
-        shape = run.shapes[run.names.index(name)]
+        columns = agent.columns(name)
+        shape = agent.shapes[agent.names.index(name)]
         index = np.arange(columns.start, columns.stop).reshape(shape[0] if shape else 1, -1)
         if channels is not None:
             if max(channels) >= index.shape[0] or min(channels) < 0:
@@ -323,34 +330,34 @@ def _group_columns(run: Run, tensors: list[str], channels: list[int] | None) -> 
     return np.concatenate(out)
 
 
-def _set_group(run: Run, columns: np.ndarray, mode: str, theta_0: np.ndarray | None) -> np.ndarray:
-    theta = run.theta_final.copy()
+def _set_group(agent: Agent, columns: np.ndarray, mode: str, theta_0: np.ndarray | None) -> np.ndarray:
+    theta = agent.theta_final.copy()
     if mode == "zero":
         theta[columns] = 0.0
     elif mode == "init":
         theta[columns] = theta_0[columns]
     else:  # mean: every selected entry of a tensor takes the mean of that tensor's selected entries
-        for name in run.names:
-            span = run.columns(name)
+        for name in agent.names:
+            span = agent.columns(name)
             inside = columns[(columns >= span.start) & (columns < span.stop)]
             if inside.size:
-                theta[inside] = run.theta_final[inside].mean()
+                theta[inside] = agent.theta_final[inside].mean()
     return theta
 
 
-def group_ablations(run: Run, group: str, mode: str, n_controls: int, seed: int) -> tuple[Ablation, list[Ablation]]:
+def group_ablations(agent: Agent, group: str, mode: str, n_controls: int, seed: int) -> tuple[Ablation, list[Ablation]]:
     if mode not in MODES:
         raise MisgenError(f"--mode for a group must be one of {', '.join(MODES)}, not {mode!r}")
     name, _, channel_text = group.partition(":")
     channels = _parse_channels(channel_text or None)
-    tensors = run.tensors_of(name)
-    theta_0 = run.theta_0() if mode == "init" else None
-    columns = _group_columns(run, tensors, channels)
-    target = Ablation(f"group {group} set to {mode}", theta=_set_group(run, columns, mode, theta_0),
+    tensors = agent.tensors_of(name)
+    theta_0 = agent.theta_0() if mode == "init" else None
+    columns = _group_columns(agent, tensors, channels)
+    target = Ablation(f"group {group} set to {mode}", theta=_set_group(agent, columns, mode, theta_0),
                       size={"parameters": int(columns.size)})
     rng = np.random.default_rng(seed)
     controls, seen = [], {tuple(sorted(channels or []))}
-    outputs = run.shapes[run.names.index(tensors[0])][0]
+    outputs = agent.shapes[agent.names.index(tensors[0])][0]
     for r in range(n_controls):
         if channels is not None:
             others = np.setdiff1d(np.arange(outputs), channels)
@@ -361,32 +368,32 @@ def group_ablations(run: Run, group: str, mode: str, n_controls: int, seed: int)
                 if pick not in seen:
                     break
             seen.add(pick)
-            control_columns = _group_columns(run, tensors, list(pick))
+            control_columns = _group_columns(agent, tensors, list(pick))
             label = f"control {r}: {name} channels {list(pick)}"
         else:
-            rest = np.setdiff1d(np.arange(len(run.theta_final)), columns)
+            rest = np.setdiff1d(np.arange(len(agent.theta_final)), columns)
             if len(rest) < columns.size:
-                raise MisgenError(f"{name} holds {columns.size} of the {len(run.theta_final)} parameters: too few "
+                raise MisgenError(f"{name} holds {columns.size} of the {len(agent.theta_final)} parameters: too few "
                                   "others for a control of as many; ablate some of its channels (NAME:c1,c2)")
             control_columns = np.sort(rng.choice(rest, columns.size, replace=False))
             label = f"control {r}: {columns.size} random parameters outside {name}"
-        controls.append(Ablation(label, theta=_set_group(run, control_columns, mode, theta_0),
+        controls.append(Ablation(label, theta=_set_group(agent, control_columns, mode, theta_0),
                                  size={"parameters": int(control_columns.size)}))
     return target, controls
 
 
-def reference_activations(run: Run, module: str, n_envs: int = 8, steps: int = 64, seed: int = 0) -> torch.Tensor:
-    """Outputs of ``module`` on observations the run's policy meets on its training variant, (N, C, ...)."""
-    extractor = run.model.policy.features_extractor
+def reference_activations(agent: Agent, module: str, n_envs: int = 8, steps: int = 64, seed: int = 0) -> torch.Tensor:
+    """Outputs of ``module`` on observations the agent's policy meets on its training variant, (N, C, ...)."""
+    extractor = agent.model.policy.features_extractor
     target = extractor.get_submodule(module)
     captured: list[torch.Tensor] = []
     handle = target.register_forward_hook(lambda _m, _i, output: captured.append(output.detach()))
-    env = ProcgenVecEnv(run.env_config, n_envs, num_threads=min(4, n_envs),
+    env = ProcgenVecEnv(agent.env_config, n_envs, num_threads=min(4, n_envs),
                         level_seeds=level_seeds(seed + 1, n_envs * 4))
     try:
         obs = env.reset()
         for _ in range(steps):
-            actions, _, _ = act(run.model.policy, obs, True, None)
+            actions, _, _ = act(agent.model.policy, obs, True, None)
             obs = env.step(actions)[0]
     finally:
         handle.remove()
@@ -394,7 +401,7 @@ def reference_activations(run: Run, module: str, n_envs: int = 8, steps: int = 6
     return torch.cat(captured)
 
 
-def channel_ablations(run: Run, spec: str, mode: str, n_controls: int, seed: int) -> tuple[Ablation, list[Ablation]]:
+def channel_ablations(agent: Agent, spec: str, mode: str, n_controls: int, seed: int) -> tuple[Ablation, list[Ablation]]:
     if mode not in ("zero", "mean"):
         raise MisgenError(f"--mode for channels must be zero or mean, not {mode!r}")
     module, sep, channel_text = spec.partition(":")
@@ -403,11 +410,11 @@ def channel_ablations(run: Run, spec: str, mode: str, n_controls: int, seed: int
     if not channels:
         raise MisgenError(f"--channels takes LAYER:c1,c2,..., not {spec!r}")
     try:
-        run.model.policy.features_extractor.get_submodule(module)
+        agent.model.policy.features_extractor.get_submodule(module)
     except AttributeError:
-        names = [n for n, _ in run.model.policy.features_extractor.named_modules() if n]
+        names = [n for n, _ in agent.model.policy.features_extractor.named_modules() if n]
         raise MisgenError(f"unknown module {module!r}; modules: {', '.join(names)}") from None
-    activations = reference_activations(run, module, seed=seed)
+    activations = reference_activations(agent, module, seed=seed)
     n_channels = activations.shape[1]
     if max(channels) >= n_channels or min(channels) < 0:
         raise MisgenError(f"{module} has {n_channels} output channels; asked for {channels}")
@@ -436,9 +443,9 @@ def channel_ablations(run: Run, spec: str, mode: str, n_controls: int, seed: int
 
 
 # --- measuring ------------------------------------------------------------------------------------------------
-def test_variants(run: Run, spec: str) -> list[str]:
+def test_variants(agent: Agent, spec: str) -> list[str]:
     """``train,test`` (the run's variant and its test counterpart) or explicit variant names."""
-    trained = run.env_config.variant
+    trained = agent.env_config.variant
     names = []
     for item in (v.strip() for v in spec.split(",") if v.strip()):
         name = {"train": trained, "test": TEST_VARIANT.get(trained, trained)}.get(item, item)
@@ -453,7 +460,7 @@ def test_variants(run: Run, spec: str) -> list[str]:
     return names
 
 
-def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list[str], episodes: int, seed: int,
+def measure(agent: Agent, target: Ablation, controls: list[Ablation], variants: list[str], episodes: int, seed: int,
             out: Path, n_envs: int = 16, progress: Callable[[str], None] = lambda _: None,
             deterministic: bool = True, strengths: tuple[float, ...] = (1.0,)) -> dict:
     """Evaluate the original policy, and the ablated and every control policy at each strength, on each variant
@@ -463,11 +470,11 @@ def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list
     seeds = level_seeds(seed, episodes)
     results: dict = {"strengths": list(strengths), "variants": {}, "dose_response": {}}
     for variant in variants:
-        config = EnvConfig(**{**asdict(run.env_config), "variant": variant})
+        config = EnvConfig(**{**asdict(agent.env_config), "variant": variant})
 
         def run_policy(name: str, ablation: Ablation | None, record: bool) -> Evaluation:
             progress(f"{variant}: {name}")
-            model = run.model if ablation is None else run.policy_with(ablation.theta, ablation.channels)
+            model = agent.model if ablation is None else agent.policy_with(ablation.theta, ablation.channels)
             return evaluate(model.policy, config, seeds, deterministic, sample_seed=seed, n_envs=n_envs,
                             policy_name=name, episodes_path=out / f"{name}_{variant}.h5" if record else None)
 
@@ -478,8 +485,8 @@ def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list
                 ablated, control_evals = original, [original] * len(controls)
             else:
                 suffix = "" if strength == 1 else f" at {strength:g}"
-                ablated = run_policy("ablated" + suffix, target.scaled(run.theta_final, strength), strength == 1)
-                control_evals = [run_policy(f"{c.kind} control {r}{suffix}", c.scaled(run.theta_final, strength),
+                ablated = run_policy("ablated" + suffix, target.scaled(agent.theta_final, strength), strength == 1)
+                control_evals = [run_policy(f"{c.kind} control {r}{suffix}", c.scaled(agent.theta_final, strength),
                                             False) for r, c in enumerate(controls)]
             by_kind = {kind: [e for e, c in zip(control_evals, controls) if c.kind == kind] for kind in CONTROL_KINDS}
             compared = compare(original, ablated, by_kind["random"], by_kind["bulk"])
@@ -491,7 +498,7 @@ def measure(run: Run, target: Ablation, controls: list[Ablation], variants: list
     return results
 
 
-def run_ablation(run: Run, target: Ablation, controls: list[Ablation], variants: list[str], episodes: int,
+def run_ablation(agent: Agent, target: Ablation, controls: list[Ablation], variants: list[str], episodes: int,
                  seed: int, out: Path, n_envs: int = 16, deterministic: bool = True,
                  progress: Callable[[str], None] = lambda _: None,
                  strengths: tuple[float, ...] = (1.0,)) -> tuple[dict, Path]:
@@ -500,12 +507,12 @@ def run_ablation(run: Run, target: Ablation, controls: list[Ablation], variants:
     if target.channels is not None and strengths != (1.0,):
         raise MisgenError("--strength scales a change of parameters; pinned channels have none to scale")
     out.mkdir(parents=True)
-    ablated = run.policy_with(target.theta, target.channels)
-    ablated.misgen_ablation = {"target": target.description, "run": str(run.path)}  # the zip says what it is
+    ablated = agent.policy_with(target.theta, target.channels)
+    ablated.misgen_ablation = {"target": target.description, "run": str(agent.path)}  # the zip says what it is
     ablated.save(out / "ablated.zip")
-    results = measure(run, target, controls, variants, episodes, seed, out, n_envs, progress, deterministic,
+    results = measure(agent, target, controls, variants, episodes, seed, out, n_envs, progress, deterministic,
                       strengths)
-    header = {"run": str(run.path), "target": target.description, "size": target.size, "episodes": episodes,
+    header = {"run": str(agent.path), "target": target.description, "size": target.size, "episodes": episodes,
               "seed": seed, "deterministic": deterministic,
               **{key: [{"description": c.description, "size": c.size} for c in controls if c.kind == kind]
                  for key, kind in (("controls", "random"), ("bulk_controls", "bulk"))}}

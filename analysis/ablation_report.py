@@ -35,11 +35,11 @@ ablation.json:
     bulk_controls           the same for the bulk controls (means empty, mean and band null without them)
     beyond_controls         true where the ablated mean lies beyond every band present on the same side (above
                             both maxima or below both minima), false where not, null without controls
-  metrics (analysis/evaluation.py): goal_reached, proxy_reached, proxy_only (zone reached, goal not), return,
-  goal_after_proxy (goal reached once in the zone), goal_near_start (goal within 3 moves of the start),
-  goal_outside_zone (goal reached when it lies outside the zone), goal_off_path and proxy_only_off_path (goal
-  reached, and zone reached without it, when the goal lies outside the zone and off the one path from the start to
-  the zone: maze only, where going for the goal and going for the zone come apart)
+  metrics (analysis/evaluation.py): goal_reached, proxy_reached, proxy_only (region reached, goal not), return,
+  goal_after_proxy (goal reached once in the region), goal_near_start (goal within 3 moves of the start),
+  goal_outside_region (goal reached when it lies outside the region), goal_off_path and proxy_only_off_path (goal
+  reached, and region reached without it, when the goal lies outside the region and off the one path from the start to
+  the region: maze only, where going for the goal and going for the region come apart)
 """
 
 from __future__ import annotations

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.ablation import Run, bulk_draws, random_update_directions, select_components
+from analysis.ablation import Agent, bulk_draws, random_update_directions, select_components
 from misgen.errors import MisgenError
 from misgen.svd_file import SVDFile, parameter_fingerprint
 
 
-def compact_svd(run: Run, svd: SVDFile, early: int, late: int, controls: int, seed: int = 0,
+def compact_svd(agent: Agent, svd: SVDFile, early: int, late: int, controls: int, seed: int = 0,
                 bulk: int = 0) -> SVDFile:
     """The ``early`` earliest and ``late`` latest components of ``svd`` above its shuffle null (each set as
     ``misgen ablate --early/--late`` picks it), with ``controls`` random directions and ``bulk`` components
-    below the null, for ``run``'s model."""
+    below the null, for ``agent``'s model."""
     if svd.compact:
         raise MisgenError("the svd file is compact already")
     if early + late < 1:
@@ -33,10 +33,10 @@ def compact_svd(run: Run, svd: SVDFile, early: int, late: int, controls: int, se
     chosen = sorted(set((select_components(svd, None, early, 0) if early else [])
                         + (select_components(svd, None, 0, late) if late else [])))
     numbers = sorted(chosen + [c for draw in bulk_draws(svd, 1, bulk, seed, exclude=chosen) for c in draw])
-    theta_0 = run.theta_0()
-    delta = run.theta_final.astype(np.float64) - theta_0
+    theta_0 = agent.theta_0()
+    delta = agent.theta_final.astype(np.float64) - theta_0
     loadings = svd.arrays["loadings"][numbers].astype(np.float16)
-    with run.recording() as recording:
+    with agent.recording() as recording:
         directions = random_update_directions(recording, controls, seed)
     directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-30)
     directions = directions.astype(np.float16)
@@ -47,5 +47,5 @@ def compact_svd(run: Run, svd: SVDFile, early: int, late: int, controls: int, se
     components["net_contribution"] = loadings.astype(np.float64) @ delta
     components["index"] = np.array(numbers, dtype=np.int64)
     return SVDFile(arrays, svd.shuffled_spectra, components, [svd.labels[c] for c in numbers], svd.layers,
-                   svd.groups, {**svd.attrs, "model_sha256": parameter_fingerprint(run.theta_final)},
+                   svd.groups, {**svd.attrs, "model_sha256": parameter_fingerprint(agent.theta_final)},
                    {"directions": directions, "net_contribution": directions.astype(np.float64) @ delta})

@@ -195,8 +195,8 @@ def low_rank_thetas(recording: Recording, svd: SVDFile, ranks: list[int]) -> dic
 def reconstruction_check(run: Path, recording: Recording, svd: SVDFile, ranks: list[int], episodes: int,
                          seed: int = 0) -> list[dict]:
     """Return, goal and proxy rates on the training variant of policies rebuilt from rank-r reconstructions, and
-    (``test``) what they do where goal and proxy come apart: on the test variant, the goal and the zone without
-    it when the goal lies outside the zone and off the path to it (maze), or overall."""
+    (``test``) what they do where goal and proxy come apart: on the test variant, the goal and the region without
+    it when the goal lies outside the region and off the path to it (maze), or overall."""
     from analysis.evaluation import evaluate, level_seeds, load_model
     from envs.variants import TEST_VARIANT, EnvConfig
 

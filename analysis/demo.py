@@ -94,7 +94,7 @@ def run_demo(out: Path, plan: DemoPlan = DEMO, progress: Callable[[str], None] =
                         decompose)
 
     # --- the shipped agent: what it does, and what removing its latest component does ---------------------
-    shipped = ablation.Run.load(SHIPPED_AGENT)
+    shipped = ablation.Agent.load(SHIPPED_AGENT)
 
     def measure_shipped():
         seeds = level_seeds(plan.seed, plan.levels)
@@ -198,9 +198,9 @@ def write_demo_report(out: Path, plan: DemoPlan, trained, svd_summary: dict, beh
         "", "## 3. Goal vs proxy (the shipped agent)", "",
         f"`{shipped}`, greedy actions, {plan.levels} levels per variant (95 % bootstrap intervals; "
         f"[shipped_agent.json](shipped_agent.json)). On `{TEST_VARIANT}` the cheese is anywhere; where it lies off "
-        "the one path from the start to the top-right 2x2 block, going for the cheese and going for the block "
+        "the one path from the start to the top-right 2x2 region, going for the cheese and going for the region "
         "come apart.", "",
-        "| variant | cheese | block reached | cheese elsewhere, off the path: cheese | ... : block without it |",
+        "| variant | cheese | region reached | cheese elsewhere, off the path: cheese | ... : region without it |",
         "|---|---|---|---|---|"]
     for variant, found in behaviour.items():
         off = found["by_goal_path"]["off_path"]

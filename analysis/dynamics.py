@@ -45,13 +45,13 @@ from misgen.trajectory import evenly_spaced_rows, load_theta, principal_path, th
 # (name, variant kind, how to read it off an Evaluation): what each point reports
 MEASURES: list[tuple[str, str, Callable[[Evaluation], dict]]] = [
     ("cheese (training levels)", "train", lambda e: e.summary()["goal_reached"]),
-    ("cheese, outside the block", "test", lambda e: e.by_goal_region()["outside"]["goal_reached"]),
-    ("block without the cheese, outside", "test", lambda e: e.by_goal_region()["outside"]["proxy_only"]),
+    ("cheese, outside the region", "test", lambda e: e.by_goal_region()["outside"]["goal_reached"]),
+    ("region without the cheese, outside", "test", lambda e: e.by_goal_region()["outside"]["proxy_only"]),
     ("loops, cheese outside", "test", lambda e: e.by_goal_region()["outside"]["looped"]),
-    ("cheese after the block", "test", lambda e: e.summary()["goal_after_proxy"]),
+    ("cheese after the region", "test", lambda e: e.summary()["goal_after_proxy"]),
     ("cheese within 3 moves", "test", lambda e: e.summary()["goal_near_start"]),
     ("cheese off the path", "test", lambda e: e.summary()["goal_off_path"]),
-    ("block without the cheese, off the path", "test", lambda e: e.summary()["proxy_only_off_path"]),
+    ("region without the cheese, off the path", "test", lambda e: e.summary()["proxy_only_off_path"]),
 ]
 OBSERVATION_SEED_OFFSET = 1_000_003  # held-out levels for the observations: not the evaluation's level seeds
 OUTPUT_FILES = ("behaviour.json", "behaviour.png", "function.json", "function_pcs.png", "dynamics.png",
@@ -254,7 +254,7 @@ def plot_together(behaviour: dict, function: dict, svd_path: Path | None, path: 
 
     rows = 3 if svd_path else 2
     figure, axes = plt.subplots(rows, 1, figsize=(12, 3.2 * rows), sharex=True)
-    for name in ("cheese (training levels)", "cheese off the path", "block without the cheese, off the path",
+    for name in ("cheese (training levels)", "cheese off the path", "region without the cheese, off the path",
                  "loops, cheese outside"):
         steps, mean, _, _ = _series(behaviour, name)
         axes[0].plot(steps, mean, marker=".", label=name)

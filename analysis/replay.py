@@ -79,8 +79,8 @@ class Simulator:
         self.env.close()
 
 
-class ProxyZone:
-    """The variant's proxy zone (as envs/probes.py defines it), tested on the agent read from the state."""
+class ProxyRegion:
+    """The variant's proxy region (as envs/probes.py defines it), tested on the agent read from the state."""
 
     def __init__(self, state: ProcgenState, region: int):
         self.maze, self.region, self.end_x = None, region, 0
@@ -122,14 +122,14 @@ def play(sim: Simulator, initial_state: bytes, actions=None, policy=None, max_st
 
     if actions is not None and len(actions) and not 0 <= int(np.min(actions)) <= int(np.max(actions)) < N_ACTIONS:
         raise MisgenError(f"recorded actions outside procgen's 0..{N_ACTIONS - 1}")
-    zone = ProxyZone(sim.load(initial_state), sim.config.region)
+    proxy_region = ProxyRegion(sim.load(initial_state), sim.config.region)
     played = Played()
     limit = len(actions) if actions is not None else max_steps
     for t in range(limit):
         before = sim.access.get_bytes(0)
         agent = find_agent(read_entities(before))
         cell = (int(np.floor(agent["x"])), int(np.floor(agent["y"])))
-        if played.proxy_step < 0 and zone.contains(agent, cell):
+        if played.proxy_step < 0 and proxy_region.contains(agent, cell):
             played.proxy_step = t
         if render:
             played.frames.append(sim.frame())
@@ -143,7 +143,8 @@ def play(sim: Simulator, initial_state: bytes, actions=None, policy=None, max_st
             final, final_cell = _final_state(parse_state(before, sim.config.game), action)
             if reward > 0:  # procgen's level_complete: cheese eaten, coin collected
                 played.goal_step = t + 1
-            if played.proxy_step < 0 and (zone.contains(None, final_cell) or (reward > 0 and zone.goal_inside)):
+            if played.proxy_step < 0 and (proxy_region.contains(None, final_cell)
+                                          or (reward > 0 and proxy_region.goal_inside)):
                 played.proxy_step = t + 1
             if not render:
                 return played

@@ -125,15 +125,15 @@ def write_report(svd: SVDFile, summary: dict, directory: Path) -> Path:
         test = reconstruction[0].get("test")
         lines += ["## Low-rank reconstruction", "",
                   "theta_0 plus the summed rank-r approximation of the updates, evaluated on the training variant"
-                  + (f" and on `{test['variant']}`, where off the path to the zone a goal-seeker takes the goal "
-                     "and a zone-seeker the zone without it" if test else "") + ".", "",
+                  + (f" and on `{test['variant']}`, where off the path to the region a goal-seeker takes the goal "
+                     "and a region-seeker the region without it" if test else "") + ".", "",
                   "| rank | return (95 % CI) | goal rate | proxy rate | "
-                  + ("test: goal off the path | test: zone without the goal, off the path | " if test else "")
+                  + ("test: goal off the path | test: region without the goal, off the path | " if test else "")
                   + "distance to theta_final (share of the change) |", "|---|---|---|---|" + ("---|---|" if test
                                                                                                else "") + "---|"]
         for r in reconstruction:
-            ret, goal, proxy = r["return"], r["goal_rate"], r.get("proxy_rate")
-            cells = [f"{ret['mean']:.2f} ({ret['low']:.2f}-{ret['high']:.2f})", f"{goal['mean']:.2f}",
+            mean_return, goal, proxy = r["return"], r["goal_rate"], r.get("proxy_rate")
+            cells = [f"{mean_return['mean']:.2f} ({mean_return['low']:.2f}-{mean_return['high']:.2f})", f"{goal['mean']:.2f}",
                      f"{proxy['mean']:.2f}" if proxy else "-"]
             if "test" in r:
                 cells += [_rate(r["test"][metric]) for metric in ("goal_off_path", "proxy_only_off_path")]

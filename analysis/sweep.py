@@ -35,8 +35,9 @@ from misgen.errors import MisgenError
 MEASURES: list[tuple[str, str, Callable[[dict], dict]]] = [
     ("cheese, training distribution", "train", lambda e: e["summary"]["goal_reached"]),
     ("cheese, test variant", "test", lambda e: e["summary"]["goal_reached"]),
-    ("proxy without the goal, goal outside the zone", "test", lambda e: e["by_goal_region"]["outside"]["proxy_only"]),
-    ("goal off the path to the zone", "test", lambda e: e["by_goal_path"]["off_path"]["goal_reached"]),
+    ("proxy without the goal, goal outside the region", "test",
+     lambda e: e["by_goal_region"]["outside"]["proxy_only"]),
+    ("goal off the path to the region", "test", lambda e: e["by_goal_path"]["off_path"]["goal_reached"]),
     ("proxy without the goal, off the path", "test", lambda e: e["by_goal_path"]["off_path"]["proxy_only"]),
 ]
 MISGEN = [sys.executable, "-m", "cli"]

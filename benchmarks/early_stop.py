@@ -2,7 +2,7 @@
 
 Plays the shipped cpu agent greedily on the same level seeds twice per variant, once to the end of every episode
 and once ending each episode when it first loops (analysis/evaluation.py), and checks that every episode's
-outcome is identical (goal, zone, steps, return, length, the loop's step). Both evaluations time the same work
+outcome is identical (goal, region, steps, return, length, the loop's step). Both evaluations time the same work
 alone on this machine's cores; run it with nothing else on them. Last line: how many times faster the early stop
 evaluates the levels of the last variant (goal: 5 on the test variant).
 

@@ -1,10 +1,10 @@
-"""Read a level's layout (start, goal, proxy zone, coin sites) from a parsed procgen state.
+"""Read a level's layout (start, goal, proxy region, coin sites) from a parsed procgen state.
 
 Coordinates are grid cells ``(x, y)`` with y growing upward, as in procgen's grid.
 
 - **maze**: the maze occupies world cells ``[margin, margin + maze_dim)`` on both axes, margin =
   (world_dim - maze_dim) / 2. :class:`MazeLayout` reports *maze* coordinates (origin at the maze's bottom-left
-  cell, where the agent starts). The proxy zone is the top-right ``region``x``region`` block: x, y >=
+  cell, where the agent starts). The proxy region is the top-right ``region``x``region`` block: x, y >=
   maze_dim - region.
 - **coinrun**: world coordinates. The level is a run of sections from x = 5 rightward; stock procgen puts the
   coin on the last column before the solid wall that fills the rest of the world (``end_x``). Each section
@@ -147,7 +147,7 @@ class CoinrunLayout:
     """A coinrun level in world coordinates."""
 
     level_seed: int
-    end_x: int  # last open column: stock coin column, the proxy zone
+    end_x: int  # last open column: stock coin column, the proxy region
     agent: tuple[float, float]  # agent centre
     coin: Cell | None
     grid: np.ndarray = field(repr=False)

@@ -1,4 +1,4 @@
-"""Behaviour probes: did the agent reach the proxy zone this step?
+"""Behaviour probes: did the agent reach the proxy region this step?
 
 procgen reports only whether a level was completed (the goal), never where the agent is, and reading a state
 costs ~0.07 ms per environment (mostly procgen printing its three random generators as text). The probes know the
@@ -11,10 +11,10 @@ agent's position without reading every step, and exactly:
   way the mouse faces (maze.cpp ``game_step``: a move right reflects its sprite, a move left unreflects it, walls
   or not), the one other thing that changes in a maze while the cheese is uneaten: cell and facing together are
   the :meth:`MazeProbe.decision_states`, which decide every later frame and reward for given actions.
-- :class:`CoinrunProbe` reads the state only when the agent could first have reached the zone. It carries an
+- :class:`CoinrunProbe` reads the state only when the agent could first have reached the region. It carries an
   upper bound of the agent's rightward speed, advanced with each action by coinrun's velocity update
   (``vx <- (1 - m) vx + m * maxspeed * action_x``, m = 0.2 on the ground, 0.03 in the air; whichever m gives
-  the larger value), and reads once the summed bound could have covered the distance to the zone.
+  the larger value), and reads once the summed bound could have covered the distance to the region.
 
 Each probe works in two halves: :meth:`advance` uses only the actions, so the VecEnv runs it while procgen's
 threads step the environments; :meth:`check` then looks at the stepped environments.
@@ -39,7 +39,7 @@ def action_axes(actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class MazeProbe:
-    """Tracks each mouse's cell; the zone is the top-right ``region``x``region`` block of the maze.
+    """Tracks each mouse's cell; the proxy region is the maze's top-right ``region`` x ``region`` cells.
 
     Cells are flat indices into the world grid padded by one wall cell on each side, so a move never needs a
     bounds check: index = (y + 1) * (size + 2) + (x + 1).
@@ -49,7 +49,7 @@ class MazeProbe:
         self.region = region
         self.width = world_size + 2
         self.walls = np.ones((n_envs, self.width * self.width), dtype=bool)
-        self.zone = np.zeros((n_envs, self.width * self.width), dtype=bool)
+        self.region_cells = np.zeros((n_envs, self.width * self.width), dtype=bool)
         self.cell = np.zeros(n_envs, dtype=np.int64)
         self.facing_right = np.zeros(n_envs, dtype=bool)  # the sprite is reflected (Entity ``is_reflected``)
         self._rows = np.arange(n_envs)
@@ -61,20 +61,20 @@ class MazeProbe:
     def start(self, index: int, state: ProcgenState) -> MazeLayout:
         layout = MazeLayout.from_state(state)
         walls = self.walls[index].reshape(self.width, self.width)
-        zone = self.zone[index].reshape(self.width, self.width)
+        region_cells = self.region_cells[index].reshape(self.width, self.width)
         lo, m, d = layout.region_origin(self.region), layout.margin + 1, layout.maze_dim
         walls[:] = True
         walls[m:m + d, m:m + d] = ~layout.open_cells
-        zone[:] = False
-        zone[m + lo:m + d, m + lo:m + d] = True
+        region_cells[:] = False
+        region_cells[m + lo:m + d, m + lo:m + d] = True
         self.cell[index] = (layout.agent[1] + m) * self.width + layout.agent[0] + m
         self.facing_right[index] = bool(state.agent["is_reflected"])
         return layout
 
-    def in_zone_at_start(self, index: int) -> bool:
-        return bool(self.zone[index, self.cell[index]])
+    def in_region_at_start(self, index: int) -> bool:
+        return bool(self.region_cells[index, self.cell[index]])
 
-    def goal_in_zone(self, layout: MazeLayout) -> bool:
+    def goal_in_region(self, layout: MazeLayout) -> bool:
         return layout.cheese is not None and layout.in_region(layout.cheese, self.region)
 
     def world_cell(self, index: int) -> tuple[int, int]:
@@ -98,8 +98,8 @@ class MazeProbe:
         self.facing_right = np.where(horizontal != 0, horizontal > 0, self.facing_right)
 
     def check(self, access: StateAccess, pending: np.ndarray) -> np.ndarray:
-        """True where the mouse stands in the zone (the state is not read)."""
-        return self.zone[self._rows, self.cell]
+        """True where the mouse stands in the region (the state is not read)."""
+        return self.region_cells[self._rows, self.cell]
 
 
 class CoinrunProbe:
@@ -113,7 +113,7 @@ class CoinrunProbe:
         self.end_x = np.zeros(n_envs)
         self.gap = np.zeros(n_envs)  # distance still to cover, less what the speed bound has covered
         self.speed = np.zeros(n_envs)  # upper bound of the rightward speed, >= 0
-        self._in_zone = np.zeros(n_envs, dtype=bool)
+        self._in_region = np.zeros(n_envs, dtype=bool)
         # the bound's update is speed <- max(decay * speed + push, 0), with per-action coefficients: +1
         # accelerates fastest on the ground, 0 and -1 brake slowest in the air; blocking only slows the agent
         ax, _ = action_axes(np.arange(N_ACTIONS))
@@ -129,13 +129,13 @@ class CoinrunProbe:
     def start(self, index: int, state: ProcgenState) -> CoinrunLayout:
         layout = CoinrunLayout.from_state(state)
         self.end_x[index] = layout.end_x
-        self._in_zone[index] = self._observe(index, state.agent)
+        self._in_region[index] = self._observe(index, state.agent)
         return layout
 
-    def in_zone_at_start(self, index: int) -> bool:
-        return bool(self._in_zone[index])
+    def in_region_at_start(self, index: int) -> bool:
+        return bool(self._in_region[index])
 
-    def goal_in_zone(self, layout: CoinrunLayout) -> bool:
+    def goal_in_region(self, layout: CoinrunLayout) -> bool:
         return layout.coin is not None and layout.coin[0] == layout.end_x
 
     def advance(self, actions: np.ndarray) -> None:
@@ -144,8 +144,8 @@ class CoinrunProbe:
         self.gap -= self.speed
 
     def check(self, access: StateAccess, pending: np.ndarray) -> np.ndarray:
-        """True where a due read finds the agent in the zone. ``pending``: envs still to be probed."""
-        in_zone = np.zeros(len(pending), dtype=bool)
+        """True where a due read finds the agent in the region. ``pending``: envs still to be probed."""
+        in_region = np.zeros(len(pending), dtype=bool)
         for index in np.flatnonzero(pending & (self.gap < self.MARGIN)):
-            in_zone[index] = self._observe(index, find_agent(read_entities(access.get_bytes(index))))
-        return in_zone
+            in_region[index] = self._observe(index, find_agent(read_entities(access.get_bytes(index))))
+        return in_region

@@ -7,8 +7,8 @@ probes' verdicts::
 
     {"episode": {"r": return, "l": length, "t": seconds since start},
      "level_seed": int, "goal_reached": bool, "proxy_reached": bool,
-     "goal_step": int (-1: never), "proxy_step": int (-1: never; 0: started in the zone),
-     "goal_in_zone": bool (the goal started inside the proxy zone),
+     "goal_step": int (-1: never), "proxy_step": int (-1: never; 0: started in the region),
+     "goal_in_region": bool (the goal started inside the proxy region),
      "goal_distance": int (maze: moves on the shortest path from the start to the cheese; -1 otherwise),
      "level_index": position in ``level_seeds`` or -1, "terminal_observation": (3, 64, 64) uint8}
 
@@ -75,7 +75,7 @@ class ProcgenVecEnv(VecEnv):
         self.proxy_step = np.full(n_envs, -1, dtype=np.int64)
         self.level_seed = np.zeros(n_envs, dtype=np.int64)
         self.level_index = np.full(n_envs, -1, dtype=np.int64)
-        self._goal_in_zone = np.zeros(n_envs, dtype=bool)
+        self._goal_in_region = np.zeros(n_envs, dtype=bool)
         self._goal_distance = np.full(n_envs, -1, dtype=np.int64)
         self.time_limit = np.zeros(n_envs, dtype=np.int64)  # steps procgen allows each running episode
         self._ending = np.zeros(n_envs, dtype=bool)  # episodes that end at the next step (end_episodes)
@@ -103,13 +103,13 @@ class ProcgenVecEnv(VecEnv):
             elif edit_level(state, self.config):
                 self._access.set(index, state)
         layout = self.probe.start(index, state)
-        self._goal_in_zone[index] = self.probe.goal_in_zone(layout)
+        self._goal_in_region[index] = self.probe.goal_in_region(layout)
         self._goal_distance[index] = layout.goal_distance
         self.goal_cells[index] = layout.goal_world_cell
         self.layouts[index] = layout
         if self.initial_states is not None:
             self.initial_states[index] = serialize_state(state)
-        self.proxy_step[index] = 0 if self.probe.in_zone_at_start(index) else -1
+        self.proxy_step[index] = 0 if self.probe.in_region_at_start(index) else -1
         self.level_seed[index] = state.level_seed
         self.time_limit[index] = int(state.fields["timeout"]) - int(state.fields["cur_time"])
         self.episode_return[index] = 0.0
@@ -123,7 +123,7 @@ class ProcgenVecEnv(VecEnv):
                         "t": round(time.perf_counter() - self._start_time, 6)},
             "level_seed": int(self.level_seed[index]),
             "level_index": int(self.level_index[index]),
-            "goal_reached": goal, "proxy_reached": proxy_step >= 0, "goal_in_zone": bool(self._goal_in_zone[index]),
+            "goal_reached": goal, "proxy_reached": proxy_step >= 0, "goal_in_region": bool(self._goal_in_region[index]),
             "goal_distance": int(self._goal_distance[index]),
             "goal_step": length if goal else -1, "proxy_step": proxy_step,
             "terminal_observation": self._last_obs[index].transpose(2, 0, 1),
@@ -189,15 +189,15 @@ class ProcgenVecEnv(VecEnv):
         level_complete = self._gym3._info["prev_level_complete"]  # gym3 keeps info in these arrays
         self.episode_return += reward
         pending = self.proxy_step < 0
-        in_zone = self.probe.check(self._access, pending & ~done)
-        reached = pending & in_zone
+        in_region = self.probe.check(self._access, pending & ~done)
+        reached = pending & in_region
         self.proxy_step[reached] = self.episode_length[reached]
 
         infos: list[dict[str, Any]] = self._infos
         for index in np.flatnonzero(done):
             goal = bool(level_complete[index])
-            if goal and self.proxy_step[index] < 0 and self._goal_in_zone[index]:
-                self.proxy_step[index] = self.episode_length[index]  # the goal sits inside the zone
+            if goal and self.proxy_step[index] < 0 and self._goal_in_region[index]:
+                self.proxy_step[index] = self.episode_length[index]  # the goal sits inside the region
             infos[index] = self._episode_info(index, goal)
             self._begin_episode(index)
             infos[index]["next_level_seed"] = int(self.level_seed[index])

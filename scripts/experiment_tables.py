@@ -36,8 +36,8 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     folder = parser.parse_args().folder
 
-    print("| variant | cheese | block | block without the cheese (cheese outside) | off the path: cheese / "
-          "block without it | loops (cheese outside) |\n|---|---|---|---|---|---|")
+    print("| variant | cheese | region | region without the cheese (cheese outside) | off the path: cheese / "
+          "region without it | loops (cheese outside) |\n|---|---|---|---|---|---|")
     for path in sorted(folder.glob("evaluation_*.json")):
         found = json.loads(path.read_text())
         outside = found["by_goal_region"]["outside"]
@@ -58,7 +58,7 @@ def main() -> None:
 
     experiment = json.loads((folder / "experiment.json").read_text())
     print("\n| component | singular value | time centre (share / env steps) | share of the learned change | top "
-          "layer (mass) | split shares outside / inside the block |\n|---|---|---|---|---|---|")
+          "layer (mass) | split shares outside / inside the region |\n|---|---|---|---|---|---|")
     for number, c in sorted(experiment["components"].items(), key=lambda item: int(item[0])):
         shares = c["split_shares"] or {}
         print(f"| {number} | {c['singular_value']:.4g} | {c['position']:.2f} / {c['time_center_timesteps'] / 1e6:.1f}M"
@@ -72,7 +72,7 @@ def main() -> None:
         position, inside = np.array(above["position"]), np.array(above["inside_share"])
         thirds = np.array_split(np.argsort(position), 3)
         print(f"\nAll {above['n']} components above the shuffle null: rank correlation of time centre and the share "
-              f"of the gradient from inside the block {above['spearman_position_inside']:+.3f}; mean inside share of "
+              f"of the gradient from inside the region {above['spearman_position_inside']:+.3f}; mean inside share of "
               "the earliest / middle / latest third by time centre: "
               + " / ".join(f"{inside[third].mean():.3f}" for third in thirds)
               + f"; time centres span {position.min():.2f}-{position.max():.2f} of training")

@@ -4,12 +4,12 @@ lies off the shortest path from the start to the top-right block, by maze size a
     python scripts/off_path_share.py [--regions 1,2,3] [--sizes 3,5,7,9,11,13] [--levels 1000] [--seed 0]
                                      [--min-maze-size 0] [--max-maze-size 9] [--region 2]
 
-procgen's mazes are trees, so an agent that reaches the block passes every cell of the one path there, and takes
+procgen's mazes are trees, so an agent that reaches the region passes every cell of the one path there, and takes
 the cheese first whenever the cheese lies on it (``MazeLayout.goal_on_proxy_path``); the share of levels where it
 does not bounds the ``proxy_only`` rate any agent can reach on the test variant ``maze``, whatever it prefers (for
-blocks of 3 or more cells a side, which can be split inside, the bound holds for agents that enter by the nearest
+regions of 3 or more cells a side, which can be split inside, the bound holds for agents that enter by the nearest
 cell). The table covers
-each size and block alone, on ``--levels`` level seeds of ``misgen evaluate --seed`` (the same levels it plays);
+each size and region alone, on ``--levels`` level seeds of ``misgen evaluate --seed`` (the same levels it plays);
 the last line gives the share for one distribution (``--min-maze-size``, ``--max-maze-size``, ``--region``, as in
 ``misgen evaluate``).
 """

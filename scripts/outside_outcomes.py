@@ -34,7 +34,9 @@ GROUPINGS = ("size", "distance", "path")
 
 def outside_episodes(evaluation: dict) -> list[tuple[dict, MazeLayout]]:
     """The goal-outside episodes, each with its level's layout at the start."""
-    outside = [episode for episode in evaluation["episodes"] if not episode["goal_in_zone"]]
+    # evaluations written before the rename call the field goal_in_zone
+    outside = [episode for episode in evaluation["episodes"]
+               if not episode.get("goal_in_region", episode.get("goal_in_zone"))]
     layouts = maze_layouts(EnvConfig(**evaluation["env"]), [episode["level_seed"] for episode in outside])
     return list(zip(outside, layouts))
 

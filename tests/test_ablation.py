@@ -41,7 +41,7 @@ def run(tmp_path_factory):
 
 
 def test_removing_every_uncentred_component_restores_theta_0_and_none_keeps_theta_final(run):
-    target = ablation.Run.load(run)
+    target = ablation.Agent.load(run)
     svd = ablation.SVDFile.load(run / "svd_uncentred.h5")
     assert svd.k == 40  # one component per recorded step: the rows span theta_final - theta_0
     every, _ = ablation.component_ablations(target, svd, list(range(svd.k)), 0, 0)
@@ -51,7 +51,7 @@ def test_removing_every_uncentred_component_restores_theta_0_and_none_keeps_thet
 
 
 def test_group_init_resets_that_group_only(run):
-    target = ablation.Run.load(run)
+    target = ablation.Agent.load(run)
     theta_0 = target.theta_0()
     ablated, controls = ablation.group_ablations(target, "conv2:1,4", "init", 3, 0)
     inside = ablation._group_columns(target, target.tensors_of("conv2"), [1, 4])
@@ -64,7 +64,7 @@ def test_group_init_resets_that_group_only(run):
 
 
 def test_component_controls_are_distinct_and_matched_in_size(run):
-    target = ablation.Run.load(run)
+    target = ablation.Agent.load(run)
     svd = ablation.SVDFile.load(run / "svd.h5")
     chosen = ablation.select_components(svd, None, 0, 2)
     assert len(chosen) == 2
@@ -83,7 +83,7 @@ def test_evaluation_is_repeatable_and_levels_are_shared(run):
     first = evaluate(model.policy, EnvConfig(variant="maze"), seeds, n_envs=4)
     second = evaluate(model.policy, EnvConfig(variant="maze"), seeds, n_envs=3)
     assert first.as_dict()["episodes"] == second.as_dict()["episodes"]
-    other = ablation.Run.load(run).policy_with(ablation.Run.load(run).theta_0())
+    other = ablation.Agent.load(run).policy_with(ablation.Agent.load(run).theta_0())
     third = evaluate(other.policy, EnvConfig(variant="maze"), seeds, n_envs=4)
     assert [e.level_seed for e in third.episodes] == [e.level_seed for e in first.episodes] == seeds
 
@@ -99,7 +99,7 @@ def test_a_pin_in_a_with_block_is_gone_after_it(run):
 
 
 def test_channel_pins_survive_save_and_load(run, tmp_path):
-    target = ablation.Run.load(run)
+    target = ablation.Agent.load(run)
     ablated, controls = ablation.channel_ablations(target, "conv1:0,3", "zero", 2, 0)
     model = target.policy_with(ablations=ablated.channels)
     model.save(tmp_path / "ablated.zip")
@@ -154,7 +154,7 @@ def test_cli_ablate_writes_report_dose_response_and_a_policy_that_evaluates(run,
 
 
 def test_a_scaled_ablation_interpolates_and_conditional_differences_use_only_levels_that_qualify(run):
-    target = ablation.Run.load(run)
+    target = ablation.Agent.load(run)
     svd = ablation.SVDFile.load(run / "svd.h5")
     full, _ = ablation.component_ablations(target, svd, [0], 0, 0)
     np.testing.assert_allclose(full.scaled(target.theta_final, 0).theta, target.theta_final, atol=1e-6)
@@ -190,14 +190,14 @@ def test_evaluate_splits_outcomes_by_where_the_goal_is(run):
     levels = {s.level_seed: s for s in sample_levels(EnvConfig(variant="maze"), level_seeds(0, 30))}
     for episode in report["episodes"]:  # inside: the cheese starts in the top-right 5x5 block of its maze
         level = levels[episode["level_seed"]]
-        assert episode["goal_in_zone"] == (min(level.goal) >= level.size - 5)
+        assert episode["goal_in_region"] == (min(level.goal) >= level.size - 5)
         manhattan = sum(level.goal)  # from the start cell (0, 0); a path on the grid has the same parity
         assert episode["goal_distance"] >= manhattan and (episode["goal_distance"] - manhattan) % 2 == 0
     conditions = {"goal_after_proxy": lambda e: e["proxy_reached"],
                   "goal_near_start": lambda e: e["goal_distance"] <= 3,
-                  "goal_outside_zone": lambda e: not e["goal_in_zone"],
-                  "goal_off_path": lambda e: not (e["goal_in_zone"] or e["goal_on_proxy_path"]),
-                  "proxy_only_off_path": lambda e: not (e["goal_in_zone"] or e["goal_on_proxy_path"])}
+                  "goal_outside_region": lambda e: not e["goal_in_region"],
+                  "goal_off_path": lambda e: not (e["goal_in_region"] or e["goal_on_proxy_path"]),
+                  "proxy_only_off_path": lambda e: not (e["goal_in_region"] or e["goal_on_proxy_path"])}
     for metric, condition in conditions.items():
         met = [e for e in report["episodes"] if condition(e)]
         assert report["summary"][metric]["n"] == len(met)
@@ -207,18 +207,18 @@ def test_evaluate_splits_outcomes_by_where_the_goal_is(run):
             assert report["summary"][metric]["mean"] == pytest.approx(np.mean([outcome(e) for e in met]))
     assert report["summary"]["goal_off_path"]["n"] == report["by_goal_path"]["off_path"]["goal_reached"]["n"]
     for region, summary in report["by_goal_region"].items():
-        chosen = [e for e in report["episodes"] if e["goal_in_zone"] == (region == "inside")]
+        chosen = [e for e in report["episodes"] if e["goal_in_region"] == (region == "inside")]
         assert set(summary) == set(report["summary"]) and summary["goal_reached"]["n"] == len(chosen)
         if chosen:
             assert summary["goal_reached"]["mean"] == pytest.approx(np.mean([e["goal_reached"] for e in chosen]))
             only = np.mean([e["proxy_reached"] and not e["goal_reached"] for e in chosen])
             assert summary["proxy_only"]["mean"] == pytest.approx(only)
     assert sum(s["return"]["n"] for s in report["by_goal_region"].values()) == 30
-    outside = [e for e in report["episodes"] if not e["goal_in_zone"]]
+    outside = [e for e in report["episodes"] if not e["goal_in_region"]]
     layouts = maze_layouts(EnvConfig(**report["env"]), [e["level_seed"] for e in report["episodes"]])
     for episode, layout in zip(report["episodes"], layouts):  # each episode paired with its own level's path
         assert episode["goal_on_proxy_path"] == layout.goal_on_proxy_path(report["env"]["region"])
-    for path, summary in report["by_goal_path"].items():  # the goal-outside levels, on or off the way to the zone
+    for path, summary in report["by_goal_path"].items():  # the goal-outside levels, on or off the way to the region
         chosen = [e for e in outside if e["goal_on_proxy_path"] == (path == "on_path")]
         assert summary["goal_reached"]["n"] == len(chosen)
         if chosen:
@@ -242,8 +242,8 @@ def test_a_compact_svd_file_lets_ablate_run_from_the_model_zip_alone(run, tmp_pa
                                          + ablation.select_components(full, None, 0, 1)))
     late = ablation.select_components(full, None, 0, 1)
     assert ablation.select_components(compact, None, 0, 1) == late  # the same component, by its number
-    from_run, _ = ablation.component_ablations(ablation.Run.load(run), full, late, 0, 0)
-    zipped = ablation.Run.load(run / "model.zip")
+    from_run, _ = ablation.component_ablations(ablation.Agent.load(run), full, late, 0, 0)
+    zipped = ablation.Agent.load(run / "model.zip")
     ablation.check_svd_matches(zipped, compact, compact_path)
     from_zip, controls = ablation.component_ablations(zipped, compact, late, 2, 0)
     change = np.abs(from_run.theta - zipped.theta_final).max()
@@ -279,20 +279,20 @@ def test_bulk_controls_remove_components_below_the_null_with_the_same_norm(run, 
     svd.save(svd_path)
     first_below = svd.attrs["nulls"]["n_above_shuffle"]
     assert ablation.bulk_components(svd) == list(range(first_below, 30)) and first_below <= 25
-    target_run = ablation.Run.load(run)
+    agent = ablation.Agent.load(run)
     late = ablation.select_components(svd, None, 0, 1)
-    target, controls = ablation.component_ablations(target_run, svd, late, 2, 0, n_bulk=3)
+    target, controls = ablation.component_ablations(agent, svd, late, 2, 0, n_bulk=3)
     assert [c.kind for c in controls] == ["random"] * 2 + ["bulk"] * 3
     assert [c.size["removed_norm"] for c in controls] == pytest.approx([target.size["removed_norm"]] * 5)
     draws = ablation.bulk_draws(svd, 1, 3, 0)
     assert len({tuple(d) for d in draws}) == 3 and all(d[0] >= first_below for d in draws)
     for control, (number,) in zip(controls[2:], draws):  # each removes its own component's learned change
-        alone, _ = ablation.component_ablations(target_run, svd, [number], 0, 0)
-        change = (target_run.theta_final - alone.theta).astype(np.float64)
-        expected = target_run.theta_final - change * target.size["removed_norm"] / np.linalg.norm(change)
+        alone, _ = ablation.component_ablations(agent, svd, [number], 0, 0)
+        change = (agent.theta_final - alone.theta).astype(np.float64)
+        expected = agent.theta_final - change * target.size["removed_norm"] / np.linalg.norm(change)
         assert np.abs(control.theta - expected).max() < 1e-6
     with pytest.raises(ablation.MisgenError, match="below the shuffle null"):
-        ablation.component_ablations(target_run, svd, late, 0, 0, n_bulk=31 - first_below)
+        ablation.component_ablations(agent, svd, late, 0, 0, n_bulk=31 - first_below)
 
     out = tmp_path / "late_bulk"
     result = subprocess.run([MISGEN, "ablate", str(run), "--svd", str(svd_path), "--late", "1", "--controls", "2",
@@ -319,7 +319,7 @@ def test_bulk_controls_remove_components_below_the_null_with_the_same_norm(run, 
     compact = ablation.SVDFile.load(compact_path)
     assert compact.numbers == sorted(late + [d[0] for d in ablation.bulk_draws(svd, 1, 2, 0)])
     assert ablation.select_components(compact, None, 0, 1) == late  # bulk components are never targets
-    zipped = ablation.Run.load(run / "model.zip")
+    zipped = ablation.Agent.load(run / "model.zip")
     from_zip, zip_controls = ablation.component_ablations(zipped, compact, late, 2, 0, n_bulk=2)
     assert [c.kind for c in zip_controls] == ["random"] * 2 + ["bulk"] * 2
     assert sorted(c.description.split(": ")[1] for c in zip_controls[2:]) == \

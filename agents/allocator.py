@@ -3,9 +3,9 @@
 Every rollout SB3 reallocates its rollout buffer (the cpu preset's observations alone are 64 envs x 64 steps x
 12,288 floats, 200 MB) and every minibatch PyTorch frees and reallocates its activations and gradients. glibc
 hands large blocks back to the kernel (``mmap`` above its threshold, trimming the top of the heap), so the next
-allocation faults every page in again, zero-filled. ``python benchmarks/allocator.py`` (40 rollouts, seed 0):
-14.5M page faults and 30.5 s of system time with glibc's defaults, 0.2M and 1.5 s with the thresholds below,
-1.26x the env steps/s; the trained policies are byte-identical, since only where memory comes from changes.
+allocation faults every page in again, zero-filled. With the thresholds below the pages stay in the process: fewer
+page faults, less system time, more env steps/s (``python benchmarks/allocator.py``; its figures are in
+benchmarks/README.md), and the trained policies are byte-identical, since only where memory comes from changes.
 
 ``MISGEN_KEEP_FREED_MEMORY=0`` leaves glibc's defaults (the benchmark's control).
 """

@@ -229,7 +229,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     run after misgen's own at every step."""
     if timesteps is None and not resume:
         raise ValueError("a new run needs its length in timesteps")
-    keep_freed_memory()  # 1.26x on the cpu preset, same numbers (agents/allocator.py)
+    keep_freed_memory()  # faster, the same numbers (agents/allocator.py)
     # --- run directory and config ------------------------------------------------------------------
     # everything that can be refused is refused before anything is written
     if record.split and not resume:

@@ -151,7 +151,9 @@ def function_space(recording: Recording, model: torch.nn.Module, inputs: torch.T
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return {"explained_variance": trajectory.explained.tolist(), "turn_steps": turns.tolist(),
-            "component_centres": centres.tolist(), "points": len(trajectory.steps)}
+            "component_centres": centres.tolist(), "points": len(trajectory.steps),
+            "n_above_shuffle": int(svd.attrs["nulls"]["n_above_shuffle"]),
+            "spacing": int(trajectory.steps[1] - trajectory.steps[0])}
 
 
 def noise_plot(rows: list[dict], path: Path) -> None:
@@ -212,6 +214,16 @@ def measure(work: Path, train_size: int) -> dict:
                                      "uncentred": counts(recording, "grads", False, "all")})
     noise_plot(results["noise"], work / "noise.png")
     return results
+
+
+def turns_met(nearest: list[int | None], spacing: int) -> str:
+    """The answer to "do the components' time centres sit where the function turns?", from each turn's distance to
+    the nearest centre."""
+    met = sum(d is not None and d <= spacing for d in nearest)
+    answer = "no: the function turns where no leading component is centred" if met == 0 else (
+        "at every turn" if met == len(nearest) else "at some turns only")
+    return (f"{met} of the {len(nearest)} turns has a component centred within one point's spacing ({spacing} "
+            f"steps) of it: {answer}.")
 
 
 def write_markdown(results: dict, out: Path, command: str) -> Path:
@@ -287,9 +299,10 @@ def write_markdown(results: dict, out: Path, command: str) -> Path:
               "their centred PCA explains " + ", ".join(f"{v:.0%}" for v in function["explained_variance"][:3])
               + " with its first three components. The path turns most at optimizer steps "
               + ", ".join(map(str, function["turn_steps"])) + "; the centred gradient SVD's "
-              f"{len(centres)} components above the shuffle null have their time centres at "
-              + ", ".join(f"{c:.0f}" for c in centres) + " (nearest to each turn: "
-              + ", ".join("-" if d is None else f"{d} steps" for d in nearest) + ").", "",
+              f"{len(centres)} leading components (of {function['n_above_shuffle']} above the shuffle null) have "
+              "their time centres at " + ", ".join(f"{c:.0f}" for c in centres) + " (nearest to each turn: "
+              + ", ".join("-" if d is None else f"{d} steps" for d in nearest) + "). "
+              + turns_met(nearest, function["spacing"]), "",
               "![function space](seed_questions/function.png)", "",
               "## Interpolating the treatment: labels turned into noise", "",
               "| label noise A | held-out accuracy | above shuffle null (centred) | above 10 % (uncentred) |",

@@ -367,7 +367,8 @@ def evaluate(
 ) -> None:
     """Roll a policy out on fixed level seeds: return, length, goal and proxy rates with 95 % intervals, overall
     and split by whether the goal lies inside the proxy region (and, in mazes, outside it on or off the shortest path
-    from the start to the region: only off it do goal and proxy come apart)."""
+    from the start to the region: only off it do goal and proxy come apart); on CoinRun also Langosco et al.'s two
+    measures, the end reached and the coin missed where it was moved."""
     with user_errors():
         if source.is_dir():  # its config is checked before torch is imported: a bad one fails in a second
             from misgen.rundir import RunDir
@@ -407,6 +408,12 @@ def evaluate(
     for where, summary in rows.items():
         typer.echo(f"  {where:<17} {summary['goal_reached']['n']:>6}   "
                    + "   ".join(f"{_interval(summary[m]):<19}" for m in SPLIT_METRICS))
+    if config.game == "coinrun":  # Langosco et al.'s two measures; the moved coins are the goal-outside levels
+        goal_outside = rows["outside"]["goal_reached"]
+        missed = {"mean": None} if goal_outside["mean"] is None else {
+            "mean": 1 - goal_outside["mean"], "low": 1 - goal_outside["high"], "high": 1 - goal_outside["low"]}
+        typer.echo(f"end reached {_interval(result.summary()['proxy_reached'])}; coin missed where it was moved "
+                   f"{_interval(missed)} ({goal_outside['n']} levels)")
     if record_episodes:
         typer.echo(f"wrote {record_episodes}")
 

@@ -52,7 +52,8 @@ MEANINGS = {
     "normalize_reward": "divide rewards by a running estimate of the return's scale",
     "reward_clip": "clip of the normalized reward",
     "env_threads": "procgen's C++ stepping threads",
-    "action_set": "procgen (all 15 actions) | moves (maze's 4 distinct moves; envs/actions.py)",
+    "action_set": "procgen (all 15 actions) | moves (maze's 4 distinct moves) | directions (the 9 moves without "
+                  "special keys, all coinrun tells apart); envs/actions.py",
     "share_features": "one network for actor and critic (true, the paper's) or one each",
 }
 
@@ -81,7 +82,7 @@ class PPOConfig:
     normalize_reward: bool = True
     reward_clip: float = 10.0
     env_threads: int = 4  # procgen's C++ stepping threads
-    action_set: str = "procgen"  # procgen (all 15) | moves (maze's 4 distinct moves); envs/actions.py
+    action_set: str = "procgen"  # procgen (all 15) | moves (maze's 4) | directions (9, coinrun); envs/actions.py
     share_features: bool = True  # one features extractor for actor and critic (the paper's); false: one each
 
     def __post_init__(self):

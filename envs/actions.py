@@ -5,6 +5,11 @@ right, one up, one down: maze drops the vertical part of a diagonal move) and 7 
 random policy moves sideways 3 times as often as up or down, and stands still almost half the time. A ``moves``
 policy chooses among maze's four distinct moves instead; its random walk is isotropic and never idle.
 
+Actions 9 to 14 are "special" keys that only some games read; elsewhere they stand still, like action 4. CoinRun
+reads none, so of its 15 actions 9 differ (left, none or right, each with down, none or up: down drops through a
+crate): a ``directions`` policy chooses among those, and a random one stands still a ninth of the time, not
+seven fifteenths.
+
 The environment stays procgen's: the VecEnv takes procgen's actions, episode files store them, and a policy's
 choice ``i`` is procgen action ``ACTION_SETS[name][i]``. A policy's action set follows from its action space's
 size (:func:`action_set_of`), so a saved model needs no extra field.
@@ -21,6 +26,7 @@ from envs.probes import N_ACTIONS
 ACTION_SETS: dict[str, np.ndarray] = {
     "procgen": np.arange(N_ACTIONS, dtype=np.int32),
     "moves": np.array([1, 3, 5, 7], dtype=np.int32),  # procgen's LEFT, DOWN, UP, RIGHT
+    "directions": np.arange(9, dtype=np.int32),  # (left, none, right) x (down, none, up); no special keys
 }
 
 

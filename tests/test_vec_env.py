@@ -106,6 +106,29 @@ def test_moves_action_set_steps_procgen_moves_and_sizes_name_sets(rng):
         action_set_of(7)
 
 
+def test_coinrun_special_keys_stand_still_so_directions_lose_nothing():
+    """Copies of one coinrun level, played alike, take action 4 or one of the special keys 9-14 at the same steps:
+    every later frame, reward and end is the same, so the nine ``directions`` are all coinrun tells apart. A copy
+    that moves left there instead (the control) is seen to differ."""
+    env = ProcgenVecEnv(EnvConfig(variant="coinrun"), 8, 1, level_seeds=[12345] * 8)
+    obs = env.reset()
+    assert action_set_of(9) == "directions" and (ACTION_SETS["directions"] == np.arange(9)).all()
+    right_leaning = [7, 8, 7, 8, 5, 7, 6, 8, 1, 7, 7, 8]
+    control_differed = False
+    for step in range(60):
+        common = right_leaning[step % len(right_leaning)]
+        actions = np.array([4, 9, 10, 11, 12, 13, 14, 1]) if step in (5, 20) else np.full(8, common)
+        obs, reward, done, _ = env.step(actions)
+        standing = slice(0, 7)
+        assert (obs[standing] == obs[0]).all() and (reward[standing] == reward[0]).all(), step
+        assert (done[standing] == done[0]).all(), step
+        control_differed |= bool((obs[7] != obs[0]).any())
+        if done[0]:
+            break
+    assert control_differed
+    env.close()
+
+
 def test_distances_to_goal_are_shortest_paths():
     env = ProcgenVecEnv(EnvConfig(variant="maze", max_maze_size=9), 4, 1, keep_initial_states=True)
     env.reset()
@@ -185,3 +208,18 @@ def test_cli_bad_input_is_one_line_and_exit_2():
         result = run_cli(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("misgen: error:")
+
+
+def test_cli_evaluate_on_coinrun_reports_langosco_measures_from_its_own_episodes():
+    """The end reached (over every level) and the coin missed where it was moved (over the levels whose coin is
+    not at the end), as misgen evaluate prints them, recomputed from the same evaluation's JSON."""
+    args = ["evaluate", "random", "--variant", "coinrun-randcoin", "--episodes", "12", "--sample", "--seed", "3"]
+    text, as_json = run_cli(*args), run_cli(*args, "--json")
+    assert text.returncode == 0 and as_json.returncode == 0, text.stderr + as_json.stderr
+    episodes = json.loads(as_json.stdout)["episodes"]
+    moved = [e for e in episodes if not e["goal_in_region"]]
+    end = np.mean([e["proxy_reached"] for e in episodes])
+    missed = np.mean([not e["goal_reached"] for e in moved])
+    line = text.stdout.strip().splitlines()[-1]
+    assert line.startswith(f"end reached {end:.3f} (") and f"coin missed where it was moved {missed:.3f} (" in line
+    assert line.endswith(f"({len(moved)} levels)")

@@ -5,6 +5,7 @@ command; a step whose output exists is not run again (an interrupted experiment 
 What a reader needs (JSON, reports, plots; no recording, svd.h5 or episode file) is copied to ``--out``:
 
     evaluation_<variant>.json            misgen evaluate of the final policy, 1,000 levels --seed 0
+    run_config.json, learning_curve.png, progress.csv   the run's config.json, learning curve and training log
     svd_<name>/                          misgen svd's report directory (summary.json, report.md, plots)
     ablations/<name>/                    misgen ablate's report (ablation.json, report.md, dose_response.png,
                                          visits_*_maze.png)
@@ -43,6 +44,8 @@ MISGEN = str(Path(sys.executable).parent / "misgen")
 COUNTS = (1, 3, 10)  # earliest / latest components ablated together
 STRENGTHS = "0,0.25,0.5,0.75,1,1.5"
 KEEP = (".json", ".md", ".png")  # what goes to --out: no recordings, svd files or episode files
+RUN_FILES = {"config.json": "run_config.json", "learning_curve.png": "learning_curve.png",
+             "logs/progress.csv": "progress.csv"}  # copied from the run by the evaluate step
 
 
 def run(argv: list[str], stdout: Path | None = None) -> None:
@@ -82,6 +85,9 @@ def main() -> None:
     common = ["--n-envs", "16", "--seed", "0"]
 
     if wanted("evaluate"):
+        for name, kept in RUN_FILES.items():  # what the run was and how it trained, beside its evaluations
+            if (run_dir / name).is_file():
+                shutil.copy2(run_dir / name, out / kept)
         variants = {"maze-topright": [], "maze": ["--variant", "maze"]}
         for variant, option in variants.items():
             target = out / f"evaluation_{variant}.json"

@@ -14,6 +14,8 @@ import numpy as np
 from analysis.sweep import MEASURES, bootstrap
 from conftest import MISGEN
 
+ROOT = Path(__file__).resolve().parent.parent
+
 TINY = ["--preset", "quick", "--timesteps", "256", "--hp", "n_envs=4", "--hp", "n_steps=32", "--hp",
         "n_minibatches=2", "--record", "none"]
 
@@ -81,3 +83,22 @@ def test_a_sweep_runs_on_a_scheduler_started_apart(tmp_path):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+def test_the_seed_table_script_lays_out_experiment_folders_as_a_sweep(tmp_path):
+    """Two seed folders as scripts/gradient_svd_experiment.py leaves them (the committed seed 0's files, copied):
+    the script's table is misgen sweep --report's, with the per-seed rates read from the evaluations."""
+    seed_0 = ROOT / "docs" / "results" / "gradient-svd" / "seed-0"
+    results = tmp_path / "results"
+    for seed in (0, 4):
+        (results / f"seed-{seed}").mkdir(parents=True)
+        for name in ("run_config.json", "evaluation_maze-topright.json", "evaluation_maze.json"):
+            (results / f"seed-{seed}" / name).write_bytes((seed_0 / name).read_bytes())
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "seed_table.py"), str(results), "--out",
+                             str(tmp_path / "table")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    sweep = json.loads((tmp_path / "table" / "sweep.json").read_text())
+    assert [row["seed"] for row in sweep["seeds"]] == [0, 4]
+    outside = json.loads((seed_0 / "evaluation_maze.json").read_text())["by_goal_region"]["outside"]["proxy_only"]
+    assert sweep["across"]["proxy without the goal, goal outside the region"]["mean"] == outside["mean"]
+    assert result.stdout.strip().splitlines()[-1].startswith("2 seeds: proxy without the goal")

@@ -77,7 +77,8 @@ class Agent:
         else:
             run_dir = RunDir(path)
             config = run_dir.read_config()
-            dataclass_from_json(EnvConfig, config["env"], f"{run_dir.config_file}: env")  # refused before the model loads
+            # refused before the model loads
+            dataclass_from_json(EnvConfig, config["env"], f"{run_dir.config_file}: env")
             model = load_model(run_dir.path)
         named = list(model.policy.named_parameters())
         theta = torch.nn.utils.parameters_to_vector([p for _, p in named]).detach().cpu().numpy()
@@ -345,7 +346,8 @@ def _set_group(agent: Agent, columns: np.ndarray, mode: str, theta_0: np.ndarray
     return theta
 
 
-def group_ablations(agent: Agent, group: str, mode: str, n_controls: int, seed: int) -> tuple[Ablation, list[Ablation]]:
+def group_ablations(agent: Agent, group: str, mode: str, n_controls: int,
+                    seed: int) -> tuple[Ablation, list[Ablation]]:
     if mode not in MODES:
         raise MisgenError(f"--mode for a group must be one of {', '.join(MODES)}, not {mode!r}")
     name, _, channel_text = group.partition(":")
@@ -401,7 +403,8 @@ def reference_activations(agent: Agent, module: str, n_envs: int = 8, steps: int
     return torch.cat(captured)
 
 
-def channel_ablations(agent: Agent, spec: str, mode: str, n_controls: int, seed: int) -> tuple[Ablation, list[Ablation]]:
+def channel_ablations(agent: Agent, spec: str, mode: str, n_controls: int,
+                      seed: int) -> tuple[Ablation, list[Ablation]]:
     if mode not in ("zero", "mean"):
         raise MisgenError(f"--mode for channels must be zero or mean, not {mode!r}")
     module, sep, channel_text = spec.partition(":")

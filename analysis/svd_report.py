@@ -133,7 +133,8 @@ def write_report(svd: SVDFile, summary: dict, directory: Path) -> Path:
                                                                                                else "") + "---|"]
         for r in reconstruction:
             mean_return, goal, proxy = r["return"], r["goal_rate"], r.get("proxy_rate")
-            cells = [f"{mean_return['mean']:.2f} ({mean_return['low']:.2f}-{mean_return['high']:.2f})", f"{goal['mean']:.2f}",
+            cells = [f"{mean_return['mean']:.2f} ({mean_return['low']:.2f}-{mean_return['high']:.2f})",
+                     f"{goal['mean']:.2f}",
                      f"{proxy['mean']:.2f}" if proxy else "-"]
             if "test" in r:
                 cells += [_rate(r["test"][metric]) for metric in ("goal_off_path", "proxy_only_off_path")]

@@ -245,7 +245,9 @@ def svd(
     method: str = typer.Option("auto", "--method", help="auto | gram | randomized | dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-    shuffles: int = typer.Option(3, "--shuffles", min=0, help="time-shuffled copies for the null band"),
+    shuffles: int = typer.Option(3, "--shuffles", min=0, help="surrogate copies in time for the null band"),
+    null: str = typer.Option("shuffle", "--null", help="the copies: shuffle (each parameter's series permuted) | "
+                             "roll (each shifted circularly: keeps its autocorrelation, the stricter null)"),
     reconstruct: str = typer.Option("1,5,20", "--reconstruct", help="ranks for the low-rank reconstruction check "
                                     "(uncentred updates, all steps, of a run directory); 'none' skips it"),
     episodes: int = typer.Option(50, "--episodes", min=1, help="episodes per reconstructed policy"),
@@ -277,7 +279,8 @@ def svd(
             from analysis.decompose import SVDOptions, reconstructible, reconstruction_check, run_svd
             from analysis.svd_report import save_with_report
 
-            result, _ = run_svd(recording, SVDOptions(stream, center, steps, k, method, scheduler, device, shuffles))
+            result, _ = run_svd(recording, SVDOptions(stream, center, steps, k, method, scheduler, device, shuffles,
+                                                      null=null))
 
             note = ""
             if ranks and run.is_dir() and reconstructible(result, recording):
@@ -294,7 +297,8 @@ def svd(
     nulls = summary["nulls"]
     typer.echo(f"svd of {stream} ({'centred' if center else 'uncentred'}): {summary['steps_used']} steps x "
                f"{summary['n_params']} parameters, method {summary['method']}, {summary['k']} components")
-    typer.echo(f"above time-shuffle null: {nulls['n_above_shuffle']}   above Marchenko-Pastur edge: "
+    typer.echo(f"above time-{nulls.get('surrogate', 'shuffle')} null: {nulls['n_above_shuffle']}   above "
+               f"Marchenko-Pastur edge: "
                f"{nulls['n_above_mp']}   above 5/10/15 % of largest: {nulls['n_above_5pct']}/"
                f"{nulls['n_above_10pct']}/{nulls['n_above_15pct']}   effective rank {nulls['effective_rank']:.1f}")
     typer.echo(f"{'#':>3} {'singular':>10} {'time':>13} {'centre (env steps)':>19}  top layer (enrichment)")

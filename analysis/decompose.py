@@ -14,7 +14,7 @@ import torch
 from analysis import nulls
 from analysis.localization import localize
 from analysis.split_shares import split_shares
-from analysis.svd import Decomposition, StreamMatrix, dask_svd, gram_svd, randomized_svd
+from analysis.svd import NULLS, Decomposition, StreamMatrix, dask_svd, gram_svd, randomized_svd
 from misgen.errors import MisgenError
 from misgen.recording import Recording
 from misgen.schema import dataclass_from_json
@@ -82,6 +82,7 @@ class SVDOptions:
     device: str = "auto"
     shuffles: int = 3
     seed: int = 0
+    null: str = "shuffle"  # the surrogate copies of the null band: shuffle | roll (analysis/svd.py)
 
 
 def run_svd(recording: Recording, options: SVDOptions) -> tuple[SVDFile, Decomposition]:
@@ -90,6 +91,8 @@ def run_svd(recording: Recording, options: SVDOptions) -> tuple[SVDFile, Decompo
         raise MisgenError("--k must be >= 1")
     if options.shuffles < 0:
         raise MisgenError("--shuffles must be >= 0")
+    if options.null not in NULLS:
+        raise MisgenError(f"--null must be one of {', '.join(NULLS)}, not {options.null!r}")
     recording.dataset(options.stream)  # a one-line error if the stream was not recorded
     rows = select_rows(recording, options.steps, options.seed)
     method = choose_method(options.method, len(rows), options.scheduler)
@@ -102,14 +105,16 @@ def run_svd(recording: Recording, options: SVDOptions) -> tuple[SVDFile, Decompo
         raise MisgenError(f"--steps selects {len(rows)} row(s): a {'centred' if options.centred else 'uncentred'} "
                           f"decomposition needs at least {1 + int(options.centred)}")
     if method == "gram":
-        decomposition = gram_svd(matrix, k, device, options.shuffles, options.seed)
+        decomposition = gram_svd(matrix, k, device, options.shuffles, options.seed, options.null)
     elif method == "randomized":
-        decomposition = randomized_svd(matrix, k, device=device, shuffles=options.shuffles, seed=options.seed)
+        decomposition = randomized_svd(matrix, k, device=device, shuffles=options.shuffles, seed=options.seed,
+                                       null=options.null)
     else:
-        decomposition = dask_svd(matrix, k, options.scheduler, shuffles=options.shuffles, seed=options.seed)
+        decomposition = dask_svd(matrix, k, options.scheduler, shuffles=options.shuffles, seed=options.seed,
+                                 null=options.null)
 
     summary = nulls.summarize(decomposition.spectrum, decomposition.shuffled_spectra, decomposition.frobenius_sq,
-                              len(rows), recording.n_params, options.centred)
+                              len(rows), recording.n_params, options.centred, options.null)
     steps, timesteps = recording.steps("step")[rows], recording.steps("timesteps")[rows]
     theta_delta = recording.theta(-1) - recording.theta(0)
     where = localize(decomposition.time_profiles, decomposition.loadings, steps, timesteps, recording.params,

@@ -7,6 +7,11 @@
 - **Time shuffle.** Gradients are heavy-tailed and heteroscedastic, which breaks the iid assumption. Permuting
   each parameter's time series independently keeps every parameter's distribution and destroys only the
   coordination across parameters in time; the spectra of a few shuffled copies give a band per rank.
+- **Circular shift** (``roll``). Each parameter's series shifted in time by its own random offset keeps its
+  autocorrelation too (Adam's memory, slow drifts), so a band of rolled copies counts only the coordination in
+  time across parameters beyond what each series' own smoothness produces (its wrap point breaks each series'
+  slowest drift once, so independent smooth series can leave one leading component above it: tests/test_svd.py).
+  The counts keep the name ``n_above_shuffle`` whichever kind made the band; ``surrogate`` says which.
 - **Statistics.** Components above each null; above 5 %, 10 %, 15 % of the largest singular value (the
   statistic of Baker's post); effective rank exp(H(p)), p_i = s_i^2 / sum s^2 (Roy & Vetterli 2007).
 """
@@ -39,6 +44,7 @@ class NullSummary:
     n_above_15pct: int
     effective_rank: float
     spectrum_complete: bool  # whether the statistics saw every singular value or only the top k
+    surrogate: str = "shuffle"  # the null band's copies: shuffle | roll (analysis/svd.py NULLS)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -54,7 +60,7 @@ def noise_sigma(spectrum: np.ndarray, frobenius_sq: float, n_rows: int, n_cols: 
 
 
 def summarize(spectrum: np.ndarray, shuffled: np.ndarray, frobenius_sq: float, n_rows: int, n_cols: int,
-              centred: bool) -> NullSummary:
+              centred: bool, surrogate: str = "shuffle") -> NullSummary:
     """Null counts over every singular value the decomposition obtained (``spectrum``, descending)."""
     rows = n_rows - 1 if centred else n_rows
     complete = len(spectrum) >= min(rows, n_cols)
@@ -74,5 +80,5 @@ def summarize(spectrum: np.ndarray, shuffled: np.ndarray, frobenius_sq: float, n
         n_above_5pct=int(np.sum(spectrum > 0.05 * spectrum[0])),
         n_above_10pct=int(np.sum(spectrum > 0.10 * spectrum[0])),
         n_above_15pct=int(np.sum(spectrum > 0.15 * spectrum[0])),
-        effective_rank=float(np.exp(-np.sum(p * np.log(p)))), spectrum_complete=bool(complete),
+        effective_rank=float(np.exp(-np.sum(p * np.log(p)))), spectrum_complete=bool(complete), surrogate=surrogate,
     )

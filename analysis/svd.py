@@ -16,8 +16,11 @@ O(T_used^2 + one block) for ``gram``, O(T_used l + l D) for ``randomized`` (l = 
   ``svd_compressed``); with a ``dask.distributed`` scheduler address the blocks are read and reduced on the
   cluster's workers.
 
-Each pass can also carry time-shuffled copies of X (every column permuted in time independently, the same
-permutation in every pass), whose singular values form the shuffle null (analysis/nulls.py).
+Each pass can also carry surrogate copies of X in time, the same in every pass, whose singular values form the
+null band (analysis/nulls.py). Two kinds (:data:`NULLS`): ``shuffle`` permutes every column in time independently
+(no structure in time survives); ``roll`` shifts every column circularly by its own random offset, which keeps each
+parameter's own autocorrelation (Adam's short memory, slow drifts) and breaks only the alignment in time across
+parameters: the stricter test of coordinated learning.
 """
 
 from __future__ import annotations
@@ -84,6 +87,25 @@ class StreamMatrix:
         if squares == 0:
             raise MisgenError(f"{self.recording.path}: the {self.stream} matrix is zero"
                               + (" after centring (every row the same)" if self.centred else ""))
+
+
+NULLS = ("shuffle", "roll")  # the surrogate copies a null band is made of (module docstring)
+
+
+def surrogate_in_time(block: torch.Tensor, seed: int, repeat: int, columns: slice, null: str) -> torch.Tensor:
+    """The ``null`` kind's surrogate of ``block`` (T, width): :func:`shuffle_in_time` or :func:`roll_in_time`."""
+    if null == "roll":
+        return roll_in_time(block, seed, repeat, columns)
+    return shuffle_in_time(block, seed, repeat, columns)
+
+
+def roll_in_time(block: torch.Tensor, seed: int, repeat: int, columns: slice) -> torch.Tensor:
+    """Shift every column of ``block`` circularly in time by its own random offset; the same (seed, repeat,
+    columns) gives the same offsets on every device."""
+    t = block.shape[0]
+    offsets = np.random.default_rng([seed, repeat, columns.start, 1]).integers(0, t, size=block.shape[1])
+    index = (torch.arange(t, device=block.device)[:, None] + torch.from_numpy(offsets).to(block.device)) % t
+    return block.gather(0, index)
 
 
 def shuffle_in_time(block: torch.Tensor, seed: int, repeat: int, columns: slice) -> torch.Tensor:
@@ -160,8 +182,10 @@ def _times_own_transpose(block: torch.Tensor) -> torch.Tensor:
     return block @ block.T
 
 
-def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 0, seed: int = 0) -> Decomposition:
-    """Exact top-k SVD through the T x T Gram matrix (two passes over the data)."""
+def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 0, seed: int = 0,
+             null: str = "shuffle") -> Decomposition:
+    """Exact top-k SVD through the T x T Gram matrix (two passes over the data), with ``shuffles`` surrogate
+    copies of the ``null`` kind."""
     t, d = matrix.shape
     gram = torch.zeros((t, t), dtype=torch.float64, device=device)
     shuffled_grams = [torch.zeros((t, t), dtype=torch.float32, device=device) for _ in range(shuffles)]
@@ -171,7 +195,7 @@ def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 
         gram += _times_own_transpose(block)
         frobenius_sq += torch.dot(block.view(-1), block.view(-1))  # no temporary block
         for repeat, g in enumerate(shuffled_grams):
-            g += _times_own_transpose(shuffle_in_time(block, seed, repeat, columns).float())
+            g += _times_own_transpose(surrogate_in_time(block, seed, repeat, columns, null).float())
         if mean is not None:
             mean[columns] = means.cpu().numpy()
     spectrum, vectors = _eigh_descending(gram)
@@ -190,14 +214,14 @@ def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 
 
 
 def randomized_svd(matrix: StreamMatrix, k: int, oversample: int = 10, power_iterations: int = 3,
-                   device: str = "cpu", shuffles: int = 0, seed: int = 0) -> Decomposition:
+                   device: str = "cpu", shuffles: int = 0, seed: int = 0, null: str = "shuffle") -> Decomposition:
     """Approximate top-k SVD by a randomized range finder (power_iterations + 2 passes over the data)."""
     t, d = matrix.shape
     width = min(k + oversample, t)
     n_matrices = 1 + shuffles  # the data, then its shuffled copies
 
     def variant(block: torch.Tensor, columns: slice, m: int) -> torch.Tensor:
-        return block if m == 0 else shuffle_in_time(block, seed, m - 1, columns)
+        return block if m == 0 else surrogate_in_time(block, seed, m - 1, columns, null)
 
     # range: Y = X Omega, then Y <- X X^T Q for each power iteration
     ranges = [torch.zeros((t, width), dtype=torch.float64, device=device) for _ in range(n_matrices)]
@@ -241,7 +265,7 @@ def randomized_svd(matrix: StreamMatrix, k: int, oversample: int = 10, power_ite
 
 
 def dask_svd(matrix: StreamMatrix, k: int, scheduler: str | None = None, exact_max_rows: int = 4096,
-             shuffles: int = 0, seed: int = 0) -> Decomposition:
+             shuffles: int = 0, seed: int = 0, null: str = "shuffle") -> Decomposition:
     """SVD with dask arrays over the HDF5 file; ``scheduler`` is a dask.distributed address (or None)."""
     import dask
     import dask.array as da
@@ -256,7 +280,7 @@ def dask_svd(matrix: StreamMatrix, k: int, scheduler: str | None = None, exact_m
         with Recording(path) as recording:
             block = recording.read(stream, rows, columns).astype(np.float64)
         if repeat >= 0:
-            block = shuffle_in_time(torch.from_numpy(block), seed, repeat, columns).numpy()
+            block = surrogate_in_time(torch.from_numpy(block), seed, repeat, columns, null).numpy()
         return block.T  # X^T blocks: (width, T)
 
     def transposed(repeat: int) -> tuple[da.Array, da.Array | None]:

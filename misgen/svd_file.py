@@ -11,7 +11,8 @@ Layout (format 1). k = components kept, T_used = steps decomposed, D = parameter
 ``rows_used``                       (T_used,)   row of the recording
 ``timesteps_used``                  (T_used,)   environment steps collected before that step
 ``mean``                            (D,)        column means subtracted (only when centred)
-``nulls/shuffled_spectra``          (R, n)      singular values of R time-shuffled copies
+``nulls/shuffled_spectra``          (R, n)      singular values of R surrogate copies in time (attr ``nulls``
+                                                ``surrogate``: shuffle, or roll; analysis/svd.py)
 ``components/time_center``          (k,)        optimizer steps (analysis/localization.py)
 ``components/time_spread``          (k,)        optimizer steps
 ``components/time_center_timesteps`` (k,)       environment steps
@@ -221,6 +222,8 @@ class SVDFile:
         for key in NULL_KEYS:
             if not isinstance(nulls.get(key), (int, float)) or isinstance(nulls.get(key), bool):
                 raise MisgenError(f"{path}: attr 'nulls' has no number {key!r}")
+        if nulls.get("surrogate", "shuffle") not in ("shuffle", "roll"):
+            raise MisgenError(f"{path}: attr 'nulls': surrogate {nulls.get('surrogate')!r} is not shuffle or roll")
         if not 0 <= nulls["n_above_shuffle"] <= sizes["n"]:
             raise MisgenError(f"{path}: attr 'nulls': n_above_shuffle {nulls['n_above_shuffle']} is outside 0.."
                               f"{sizes['n']}")

@@ -476,6 +476,8 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
              foreign_model, lambda run, out: ["ablate", str(run), "--group", "fc", "--mode", "init",
                                               "--episodes", "1", "--controls", "1", "--out", str(out / "a")]),
         # option values out of range
+        Case("svd --null bogus", lambda run: None,
+             lambda run, out: ["svd", str(run), "--null", "bogus", "--out", str(out / "s.h5")]),
         Case("svd --reconstruct -3", lambda run: None,
              lambda run, out: ["svd", str(run), "--no-center", "--reconstruct", "-3", "--out", str(out / "s.h5")]),
         Case("ablate --variants ,", lambda run: None,

@@ -12,7 +12,7 @@ import torch
 from distributed import LocalCluster
 
 from analysis.decompose import SVDOptions, run_svd
-from analysis.svd import StreamMatrix, dask_svd, gram_svd, randomized_svd, shuffle_in_time
+from analysis.svd import StreamMatrix, dask_svd, gram_svd, randomized_svd, roll_in_time, shuffle_in_time
 from misgen.recording import ParamTable, Recording, write_recording
 from misgen.svd_file import SVDFile
 from conftest import MISGEN
@@ -120,6 +120,49 @@ def test_time_shuffle_permutes_each_column_on_its_own_and_repeats_itself(rng):
     assert len({tuple(orders[:, j].tolist()) for j in range(30)}) == 30  # a permutation of its own per column
     assert torch.equal(shuffled, shuffle_in_time(block, seed=1, repeat=0, columns=slice(60, 90)))
     assert not torch.equal(shuffled, shuffle_in_time(block, seed=1, repeat=1, columns=slice(60, 90)))
+
+
+def test_roll_shifts_each_column_circularly_by_its_own_offset_and_repeats_itself():
+    steps = torch.arange(200.0)[:, None].repeat(1, 30)
+    rolled = roll_in_time(steps, seed=1, repeat=0, columns=slice(60, 90))
+    offsets = rolled[0].long()
+    assert len(set(offsets.tolist())) > 20  # an offset of its own per column
+    assert torch.equal(rolled, (torch.arange(200)[:, None] + offsets[None, :]).remainder(200).double())
+    assert torch.equal(rolled, roll_in_time(steps, seed=1, repeat=0, columns=slice(60, 90)))
+    assert not torch.equal(rolled, roll_in_time(steps, seed=1, repeat=1, columns=slice(60, 90)))
+
+
+def smooth_recording(tmp_path, rng, planted: bool) -> Path:
+    """Every parameter an independent slow AR(1) series (phi 0.97, as Adam's memory and drift make them), and,
+    if ``planted``, two directions, each shared by a tenth of the parameters with a bump of its own in time."""
+    t, d = 300, PARAMS.n_params
+    noise = rng.normal(size=(t, d))
+    series = np.zeros((t, d))
+    series[0] = noise[0]
+    for step in range(1, t):
+        series[step] = 0.97 * series[step - 1] + noise[step]
+    for centre in (100, 200) if planted else ():
+        bump = np.exp(-0.5 * ((np.arange(t) - centre) / 15) ** 2)
+        direction = np.zeros(d)
+        direction[rng.choice(d, d // 10, replace=False)] = rng.normal(size=d // 10)
+        series += 40 * np.outer(bump, direction)
+    return write_recording(tmp_path / f"smooth_{planted}.h5", PARAMS, [{"grads": series}])
+
+
+def test_the_roll_null_keeps_each_series_smoothness_where_the_shuffle_null_counts_it_as_structure(tmp_path, rng):
+    """Independent smooth series share nothing across parameters, yet their slow drifts stand far above a band of
+    shuffled copies; rolled copies keep the drifts, so nothing stands above them but a direction the parameters
+    really share in time."""
+    def above(path, null):
+        with Recording(path) as recording:
+            svd, _ = run_svd(recording, SVDOptions("grads", True, "all", 20, "gram", shuffles=3, null=null))
+        assert svd.attrs["nulls"]["surrogate"] == null
+        return svd.attrs["nulls"]["n_above_shuffle"]
+
+    independent = smooth_recording(tmp_path, rng, planted=False)
+    # the roll's wrap point breaks each series' slowest drift once, so the data's leading drift can stay above
+    assert above(independent, "shuffle") >= 10 and above(independent, "roll") <= 1
+    assert above(smooth_recording(tmp_path, rng, planted=True), "roll") >= 2
 
 
 def test_pure_noise_gives_no_components_above_the_nulls(tmp_path, rng):

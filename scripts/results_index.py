@@ -17,6 +17,8 @@ STUDIES = {  # folder: (title, the page that reads these files)
                    "--json`), run configs and learning curves", "../../notebook/2026-12-02-cpu-preset.md"),
     "gpu-lease-2026-11-23": ("The first gradient-SVD run on one GPU lease, 2026-11-23: evaluations and the SVD's "
                              "plots", "../../notebook/2026-11-23-gpu-lease.md"),
+    "cpu-seeds": ("The `cpu` preset's recorded seeds as one `misgen sweep` table (scripts/seed_table.py)",
+                  "../../results.md"),
     "gradient-svd": ("The gradient-SVD experiment on the `cpu` preset's agents: evaluations, svd reports, "
                      "ablation reports, per seed", "../../results.md"),
 }

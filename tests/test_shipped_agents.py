@@ -18,6 +18,8 @@ EPISODES = 6  # of the documented 1,000, on the same level seeds
 @pytest.mark.parametrize("agent, evaluation, config", [
     ("maze-topright-cpu", "gradient-svd/seed-0/evaluation_maze",
      EnvConfig(variant="maze", region=2, max_maze_size=9, min_maze_size=5)),
+    ("maze-topright-cpu-seed1", "gradient-svd/seed-1/evaluation_maze",
+     EnvConfig(variant="maze", region=2, max_maze_size=9, min_maze_size=5)),
 ])
 def test_shipped_agent_reproduces_documented_episodes(agent, evaluation, config):
     documented = json.loads((ROOT / "docs" / "results" / f"{evaluation}.json").read_text())

@@ -280,7 +280,7 @@ def svd(
             from analysis.svd_report import save_with_report
 
             result, _ = run_svd(recording, SVDOptions(stream, center, steps, k, method, scheduler, device, shuffles,
-                                                      null=null))
+                                                      surrogate=null))
 
             note = ""
             if ranks and run.is_dir() and reconstructible(result, recording):
@@ -297,7 +297,7 @@ def svd(
     nulls = summary["nulls"]
     typer.echo(f"svd of {stream} ({'centred' if center else 'uncentred'}): {summary['steps_used']} steps x "
                f"{summary['n_params']} parameters, method {summary['method']}, {summary['k']} components")
-    typer.echo(f"above time-{nulls.get('surrogate', 'shuffle')} null: {nulls['n_above_shuffle']}   above "
+    typer.echo(f"above time-{nulls['surrogate']} null: {nulls['n_above_shuffle']}   above "
                f"Marchenko-Pastur edge: "
                f"{nulls['n_above_mp']}   above 5/10/15 % of largest: {nulls['n_above_5pct']}/"
                f"{nulls['n_above_10pct']}/{nulls['n_above_15pct']}   effective rank {nulls['effective_rank']:.1f}")

@@ -106,19 +106,21 @@ class Agent:
         run_dir = RunDir(self.path)
         if run_dir.recording.is_file():
             with self.recording() as recording:
-                if recording.params.names != self.names or recording.n_params != len(self.theta_final):
-                    raise MisgenError(f"{recording.path} records {recording.n_params} parameters in "
-                                      f"{len(recording.params.names)} tensors, the model {self.model_path} has "
-                                      f"{len(self.theta_final)} in {len(self.names)}: not the same network")
+                self._check_same_network(recording.path, recording.params.names,
+                                         [tuple(shape) for shape in recording.params.shapes])
                 return recording.theta(0)
         first = run_dir.checkpoint_paths(0)[0]
         if not first.is_file():
             raise MisgenError(f"{self.path}: neither a recording nor checkpoints/step_0.zip to read theta_0 from")
         named = list(load_ppo(first, device="cpu").policy.named_parameters())
-        if [n for n, _ in named] != self.names or [tuple(p.shape) for _, p in named] != self.shapes:
-            raise MisgenError(f"{first} holds another network than the model {self.model_path}: parameter tensors "
-                              "differ in names or shapes")
+        self._check_same_network(first, [n for n, _ in named], [tuple(p.shape) for _, p in named])
         return torch.nn.utils.parameters_to_vector([p for _, p in named]).detach().numpy()
+
+    def _check_same_network(self, source: Path, names: list[str], shapes: list[tuple[int, ...]]) -> None:
+        """``source`` (a recording or a checkpoint) must hold the model's parameter tensors, by name and shape."""
+        if names != self.names or shapes != self.shapes:
+            raise MisgenError(f"{source} holds {len(names)} parameter tensors, the model {self.model_path} "
+                              f"{len(self.names)}, not of the same names and shapes: not the same network")
 
     def columns(self, name: str) -> slice:
         sizes = np.cumsum([0] + [int(np.prod(s)) for s in self.shapes])

@@ -14,11 +14,11 @@ import torch
 from analysis import nulls
 from analysis.localization import localize
 from analysis.split_shares import split_shares
-from analysis.svd import NULLS, Decomposition, StreamMatrix, dask_svd, gram_svd, randomized_svd
+from analysis.svd import Decomposition, StreamMatrix, dask_svd, gram_svd, randomized_svd
 from misgen.errors import MisgenError
 from misgen.recording import Recording
 from misgen.schema import dataclass_from_json
-from misgen.svd_file import SVDFile
+from misgen.svd_file import SURROGATES, SVDFile
 
 METHODS = ("auto", "gram", "randomized", "dask")
 GRAM_MAX_ROWS = 20_000
@@ -82,7 +82,7 @@ class SVDOptions:
     device: str = "auto"
     shuffles: int = 3
     seed: int = 0
-    null: str = "shuffle"  # the surrogate copies of the null band: shuffle | roll (analysis/svd.py)
+    surrogate: str = "shuffle"  # the null band's copies: shuffle | roll (analysis/svd.py; misgen svd --null)
 
 
 def run_svd(recording: Recording, options: SVDOptions) -> tuple[SVDFile, Decomposition]:
@@ -91,8 +91,8 @@ def run_svd(recording: Recording, options: SVDOptions) -> tuple[SVDFile, Decompo
         raise MisgenError("--k must be >= 1")
     if options.shuffles < 0:
         raise MisgenError("--shuffles must be >= 0")
-    if options.null not in NULLS:
-        raise MisgenError(f"--null must be one of {', '.join(NULLS)}, not {options.null!r}")
+    if options.surrogate not in SURROGATES:
+        raise MisgenError(f"--null must be one of {', '.join(SURROGATES)}, not {options.surrogate!r}")
     recording.dataset(options.stream)  # a one-line error if the stream was not recorded
     rows = select_rows(recording, options.steps, options.seed)
     method = choose_method(options.method, len(rows), options.scheduler)
@@ -105,16 +105,16 @@ def run_svd(recording: Recording, options: SVDOptions) -> tuple[SVDFile, Decompo
         raise MisgenError(f"--steps selects {len(rows)} row(s): a {'centred' if options.centred else 'uncentred'} "
                           f"decomposition needs at least {1 + int(options.centred)}")
     if method == "gram":
-        decomposition = gram_svd(matrix, k, device, options.shuffles, options.seed, options.null)
+        decomposition = gram_svd(matrix, k, device, options.shuffles, options.seed, options.surrogate)
     elif method == "randomized":
         decomposition = randomized_svd(matrix, k, device=device, shuffles=options.shuffles, seed=options.seed,
-                                       null=options.null)
+                                       surrogate=options.surrogate)
     else:
         decomposition = dask_svd(matrix, k, options.scheduler, shuffles=options.shuffles, seed=options.seed,
-                                 null=options.null)
+                                 surrogate=options.surrogate)
 
     summary = nulls.summarize(decomposition.spectrum, decomposition.shuffled_spectra, decomposition.frobenius_sq,
-                              len(rows), recording.n_params, options.centred, options.null)
+                              len(rows), recording.n_params, options.centred, options.surrogate)
     steps, timesteps = recording.steps("step")[rows], recording.steps("timesteps")[rows]
     theta_delta = recording.theta(-1) - recording.theta(0)
     where = localize(decomposition.time_profiles, decomposition.loadings, steps, timesteps, recording.params,

@@ -44,7 +44,7 @@ class NullSummary:
     n_above_15pct: int
     effective_rank: float
     spectrum_complete: bool  # whether the statistics saw every singular value or only the top k
-    surrogate: str = "shuffle"  # the null band's copies: shuffle | roll (analysis/svd.py NULLS)
+    surrogate: str = "shuffle"  # the null band's copies: shuffle | roll (misgen.svd_file.SURROGATES)
 
     def as_dict(self) -> dict:
         return asdict(self)

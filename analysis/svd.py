@@ -17,10 +17,10 @@ O(T_used^2 + one block) for ``gram``, O(T_used l + l D) for ``randomized`` (l = 
   cluster's workers.
 
 Each pass can also carry surrogate copies of X in time, the same in every pass, whose singular values form the
-null band (analysis/nulls.py). Two kinds (:data:`NULLS`): ``shuffle`` permutes every column in time independently
-(no structure in time survives); ``roll`` shifts every column circularly by its own random offset, which keeps each
-parameter's own autocorrelation (Adam's short memory, slow drifts) and breaks only the alignment in time across
-parameters: the stricter test of coordinated learning.
+null band (analysis/nulls.py). Two kinds (``misgen.svd_file.SURROGATES``): ``shuffle`` permutes every column in
+time independently (no structure in time survives); ``roll`` shifts every column circularly by its own random
+offset, which keeps each parameter's own autocorrelation (Adam's short memory, slow drifts) and breaks only the
+alignment in time across parameters: the stricter test of coordinated learning.
 """
 
 from __future__ import annotations
@@ -89,12 +89,10 @@ class StreamMatrix:
                               + (" after centring (every row the same)" if self.centred else ""))
 
 
-NULLS = ("shuffle", "roll")  # the surrogate copies a null band is made of (module docstring)
-
-
-def surrogate_in_time(block: torch.Tensor, seed: int, repeat: int, columns: slice, null: str) -> torch.Tensor:
-    """The ``null`` kind's surrogate of ``block`` (T, width): :func:`shuffle_in_time` or :func:`roll_in_time`."""
-    if null == "roll":
+def surrogate_in_time(block: torch.Tensor, seed: int, repeat: int, columns: slice, surrogate: str) -> torch.Tensor:
+    """The surrogate of ``block`` (T, width) of kind ``surrogate`` (misgen.svd_file.SURROGATES):
+    :func:`shuffle_in_time` or :func:`roll_in_time`."""
+    if surrogate == "roll":
         return roll_in_time(block, seed, repeat, columns)
     return shuffle_in_time(block, seed, repeat, columns)
 
@@ -183,9 +181,9 @@ def _times_own_transpose(block: torch.Tensor) -> torch.Tensor:
 
 
 def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 0, seed: int = 0,
-             null: str = "shuffle") -> Decomposition:
+             surrogate: str = "shuffle") -> Decomposition:
     """Exact top-k SVD through the T x T Gram matrix (two passes over the data), with ``shuffles`` surrogate
-    copies of the ``null`` kind."""
+    copies of kind ``surrogate``."""
     t, d = matrix.shape
     gram = torch.zeros((t, t), dtype=torch.float64, device=device)
     shuffled_grams = [torch.zeros((t, t), dtype=torch.float32, device=device) for _ in range(shuffles)]
@@ -195,7 +193,7 @@ def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 
         gram += _times_own_transpose(block)
         frobenius_sq += torch.dot(block.view(-1), block.view(-1))  # no temporary block
         for repeat, g in enumerate(shuffled_grams):
-            g += _times_own_transpose(surrogate_in_time(block, seed, repeat, columns, null).float())
+            g += _times_own_transpose(surrogate_in_time(block, seed, repeat, columns, surrogate).float())
         if mean is not None:
             mean[columns] = means.cpu().numpy()
     spectrum, vectors = _eigh_descending(gram)
@@ -214,14 +212,15 @@ def gram_svd(matrix: StreamMatrix, k: int, device: str = "cpu", shuffles: int = 
 
 
 def randomized_svd(matrix: StreamMatrix, k: int, oversample: int = 10, power_iterations: int = 3,
-                   device: str = "cpu", shuffles: int = 0, seed: int = 0, null: str = "shuffle") -> Decomposition:
+                   device: str = "cpu", shuffles: int = 0, seed: int = 0,
+                   surrogate: str = "shuffle") -> Decomposition:
     """Approximate top-k SVD by a randomized range finder (power_iterations + 2 passes over the data)."""
     t, d = matrix.shape
     width = min(k + oversample, t)
     n_matrices = 1 + shuffles  # the data, then its shuffled copies
 
     def variant(block: torch.Tensor, columns: slice, m: int) -> torch.Tensor:
-        return block if m == 0 else surrogate_in_time(block, seed, m - 1, columns, null)
+        return block if m == 0 else surrogate_in_time(block, seed, m - 1, columns, surrogate)
 
     # range: Y = X Omega, then Y <- X X^T Q for each power iteration
     ranges = [torch.zeros((t, width), dtype=torch.float64, device=device) for _ in range(n_matrices)]
@@ -265,7 +264,7 @@ def randomized_svd(matrix: StreamMatrix, k: int, oversample: int = 10, power_ite
 
 
 def dask_svd(matrix: StreamMatrix, k: int, scheduler: str | None = None, exact_max_rows: int = 4096,
-             shuffles: int = 0, seed: int = 0, null: str = "shuffle") -> Decomposition:
+             shuffles: int = 0, seed: int = 0, surrogate: str = "shuffle") -> Decomposition:
     """SVD with dask arrays over the HDF5 file; ``scheduler`` is a dask.distributed address (or None)."""
     import dask
     import dask.array as da
@@ -280,7 +279,7 @@ def dask_svd(matrix: StreamMatrix, k: int, scheduler: str | None = None, exact_m
         with Recording(path) as recording:
             block = recording.read(stream, rows, columns).astype(np.float64)
         if repeat >= 0:
-            block = surrogate_in_time(torch.from_numpy(block), seed, repeat, columns, null).numpy()
+            block = surrogate_in_time(torch.from_numpy(block), seed, repeat, columns, surrogate).numpy()
         return block.T  # X^T blocks: (width, T)
 
     def transposed(repeat: int) -> tuple[da.Array, da.Array | None]:

@@ -26,13 +26,13 @@ def plot_spectrum(svd: SVDFile, path: Path) -> None:
     if shuffled.size:
         n = shuffled.shape[1]
         ax.fill_between(np.arange(1, n + 1), shuffled.min(axis=0), shuffled.max(axis=0), color="C1", alpha=0.35,
-                        label=f"time-{nulls.get('surrogate', 'shuffle')} null ({shuffled.shape[0]} copies)")
+                        label=f"time-{nulls['surrogate']} null ({shuffled.shape[0]} copies)")
     ax.axhline(nulls["mp_edge"], color="C3", ls="--", lw=1, label="Marchenko-Pastur edge")
     ax.axhline(0.1 * spectrum[0], color="0.5", ls=":", lw=1, label="10 % of largest")
     ax.set_xlabel("component")
     ax.set_ylabel("singular value")
     ax.set_title(f"{svd.attrs['stream']}, {'centred' if svd.attrs['centred'] else 'uncentred'}: "
-                 f"{nulls['n_above_shuffle']} above {nulls.get('surrogate', 'shuffle')}, "
+                 f"{nulls['n_above_shuffle']} above {nulls['surrogate']}, "
                  f"{nulls['n_above_mp']} above MP")
     ax.set_xlim(0, min(len(spectrum), 200) + 1)
     ax.legend(fontsize=8)
@@ -92,7 +92,7 @@ def write_report(svd: SVDFile, summary: dict, directory: Path) -> Path:
         f"({summary['steps_used']} rows) x {svd.attrs['n_params']} parameters; method `{svd.attrs['method']}`, "
         f"{svd.k} components kept.", "",
         "| statistic | value |", "|---|---|",
-        f"| components above the time-{nulls.get('surrogate', 'shuffle')} null ({nulls['shuffle_repeats']} copies) | "
+        f"| components above the time-{nulls['surrogate']} null ({nulls['shuffle_repeats']} copies) | "
         f"{nulls['n_above_shuffle']} |",
         f"| components above the Marchenko-Pastur edge ({nulls['mp_edge']:.4g}) | {nulls['n_above_mp']} |",
         f"| above 5 % / 10 % / 15 % of the largest | {nulls['n_above_5pct']} / {nulls['n_above_10pct']} / "

@@ -42,7 +42,7 @@ class EnvConfig:
     distribution_mode: str = "easy"  # easy | hard
     num_levels: int = 0  # 0: unlimited level seeds
     start_level: int = 0
-    region: int = DEFAULT_REGION  # maze variants: side of the top-right block (cheese region and proxy region)
+    region: int = DEFAULT_REGION  # maze variants: side of the top-right region (the cheese's in training, the proxy)
     seed: int = 0  # procgen's rand_seed: which level seeds are drawn, in which order
     max_maze_size: int = 0  # maze variants: only levels with maze_dim <= this (0: every size); envs/levels.py
     min_maze_size: int = 0  # maze variants: only levels with maze_dim >= this (0: from the smallest, 3)

@@ -71,6 +71,7 @@ ATTRS = [Attr("method", "str"), Attr("stream", "str"), Attr("centred", "bool"), 
          Attr("split", "str", optional=True), Attr("split_parts", "json_list", optional=True),
          Attr("reconstruction", "json_list", optional=True), Attr("model_sha256", "str", optional=True),
          Attr("misgen_svd_format", "int")]
+SURROGATES = ("shuffle", "roll")  # what a null band's copies are (attr nulls' surrogate; analysis/svd.py)
 NULL_KEYS = ("n_above_shuffle", "n_above_mp", "n_above_5pct", "n_above_10pct", "n_above_15pct", "effective_rank")
 
 
@@ -222,8 +223,10 @@ class SVDFile:
         for key in NULL_KEYS:
             if not isinstance(nulls.get(key), (int, float)) or isinstance(nulls.get(key), bool):
                 raise MisgenError(f"{path}: attr 'nulls' has no number {key!r}")
-        if nulls.get("surrogate", "shuffle") not in ("shuffle", "roll"):
-            raise MisgenError(f"{path}: attr 'nulls': surrogate {nulls.get('surrogate')!r} is not shuffle or roll")
+        nulls.setdefault("surrogate", "shuffle")  # files written before the roll null had shuffled copies only
+        if nulls["surrogate"] not in SURROGATES:
+            raise MisgenError(f"{path}: attr 'nulls': surrogate {nulls['surrogate']!r} is not one of "
+                              f"{', '.join(SURROGATES)}")
         if not 0 <= nulls["n_above_shuffle"] <= sizes["n"]:
             raise MisgenError(f"{path}: attr 'nulls': n_above_shuffle {nulls['n_above_shuffle']} is outside 0.."
                               f"{sizes['n']}")

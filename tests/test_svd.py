@@ -155,7 +155,7 @@ def test_the_roll_null_keeps_each_series_smoothness_where_the_shuffle_null_count
     really share in time."""
     def above(path, null):
         with Recording(path) as recording:
-            svd, _ = run_svd(recording, SVDOptions("grads", True, "all", 20, "gram", shuffles=3, null=null))
+            svd, _ = run_svd(recording, SVDOptions("grads", True, "all", 20, "gram", shuffles=3, surrogate=null))
         assert svd.attrs["nulls"]["surrogate"] == null
         return svd.attrs["nulls"]["n_above_shuffle"]
 

@@ -57,3 +57,20 @@ def test_looping_episodes_end_early_with_the_outcomes_of_full_length_ones():
             assert played[True, "steps"] < played[False, "steps"] / 4
     sampled = evaluate(model.policy, config, seeds[:4], deterministic=False, n_envs=4)
     assert all(e.loop_step is None for e in sampled.episodes)
+
+
+@pytest.mark.parametrize("agent", ["maze-topright-cpu", "maze-topright-cpu-seed1"])
+def test_shipped_compact_svd_belongs_to_its_agent(agent):
+    """Each shipped agent's compact svd file (its own recorded run's) is accepted for it and holds what the
+    documented zip-only ablation asks for: its latest component, 2 random and 1 bulk control."""
+    from analysis.ablation import Agent, check_svd_matches, component_ablations, select_components
+    from misgen.svd_file import SVDFile
+
+    shipped = Agent.load(ROOT / "agents" / "trained" / f"{agent}.zip")
+    svd_path = ROOT / "agents" / "trained" / f"{agent}.svd.h5"
+    svd = SVDFile.load(svd_path)
+    check_svd_matches(shipped, svd, svd_path)
+    assert svd.compact and svd.attrs["source_rows"] == 4688
+    late = select_components(svd, None, 0, 1)
+    target, controls = component_ablations(shipped, svd, late, 2, 0, n_bulk=1)
+    assert len(controls) == 3

@@ -614,8 +614,8 @@ def dynamics(
     levels: int = typer.Option(200, "--levels", min=1, help="levels per variant and point (greedy)"),
     observations: int = typer.Option(2000, "--observations", min=2, help="fixed observations for the "
                                      "function-space PCA (drawn once, kept in OUT/observations.npz)"),
-    svd_path: Optional[Path] = typer.Option(None, "--svd", help="svd file whose components' time profiles join the "
-                                            "combined figure"),
+    svd_path: Optional[Path] = typer.Option(None, "--svd", help="svd file: when its top components acted "
+                                            "joins the combined figure"),
     seed: int = typer.Option(0, "--seed", help="level seeds (as misgen evaluate --seed) and the observations' draw"),
     n_envs: int = typer.Option(16, "--n-envs", min=1, help="parallel environments"),
     out: Optional[Path] = typer.Option(None, "--out", help="output directory (default RUN/dynamics)"),

@@ -16,8 +16,8 @@ Files in the output directory (default ``RUN/dynamics/``):
     behaviour.png       one panel per measure against env steps
     function.json       {observations, rows, steps, timesteps, pcs, explained_variance, turns (point indices)}
     function_pcs.png    the PC1-PC2 path coloured by env steps, and each PC against env steps
-    dynamics.png        behaviour, function PCs and (``--svd``) the time profiles of the top components above the
-                        shuffle null, on one env-steps axis
+    dynamics.png        behaviour, function PCs and (``--svd``) when the top components above the shuffle null
+                        acted (the share of each one's time-profile energy accrued), on one env-steps axis
     observations.npz    the M observations (uint8, (M, 3, 64, 64)) and the variant each came from
 """
 
@@ -226,10 +226,10 @@ def plot_function(function: dict, path: Path) -> None:
     explained = function["explained_variance"]
     figure, (path_axis, time_axis) = plt.subplots(1, 2, figsize=(13, 5))
     path_axis.plot(pcs[:, 0], pcs[:, 1], color="0.7", linewidth=1)
-    drawn = path_axis.scatter(pcs[:, 0], pcs[:, 1], c=steps, cmap="viridis", s=18, zorder=3)
+    drawn = path_axis.scatter(pcs[:, 0], pcs[:, 1], c=steps / 1e6, cmap="viridis", s=18, zorder=3)
     for turn in function["turns"]:
         path_axis.annotate(f"{steps[turn] / 1e6:.1f}M", (pcs[turn, 0], pcs[turn, 1]), fontsize=8)
-    figure.colorbar(drawn, ax=path_axis, label="env steps")
+    figure.colorbar(drawn, ax=path_axis, label="env steps (millions)")
     path_axis.set_xlabel(f"PC1 ({explained[0]:.0%})")
     path_axis.set_ylabel(f"PC2 ({explained[1]:.0%})" if len(explained) > 1 else "PC2")
     path_axis.set_title("the policy's outputs on fixed observations: path of the first two PCs")
@@ -273,14 +273,24 @@ def plot_together(behaviour: dict, function: dict, svd_path: Path | None, path: 
         from misgen.svd_file import SVDFile
 
         svd = SVDFile.load(svd_path)
-        above = [i for i, number in enumerate(svd.numbers) if number < svd.attrs["nulls"]["n_above_shuffle"]][:6]
+        n_above = int(svd.attrs["nulls"]["n_above_shuffle"])
+        above = [i for i, number in enumerate(svd.numbers) if number < n_above]
         timesteps = svd.arrays["timesteps_used"]
-        for i in above:
-            axes[2].plot(timesteps, svd.arrays["time_profiles"][i].astype(float), linewidth=0.8,
+        # A raw time profile is noise to the eye; its accrued energy (the weights the time centre averages over)
+        # shows when a component acted: the diagonal is a component spread evenly over training.
+        axes[2].plot([timesteps[0], timesteps[-1]], [0, 1], color="0.5", linestyle="--", linewidth=0.8,
+                     label="spread evenly")
+        for i in above[:6]:
+            profile = svd.arrays["time_profiles"][i].astype(np.float64)
+            energy = np.cumsum((profile - np.median(profile)) ** 2)
+            axes[2].plot(timesteps, energy / energy[-1], linewidth=1,
                          label=f"#{svd.numbers[i]} (centre {svd.components['time_center_timesteps'][i] / 1e6:.1f}M)")
+        centres = svd.components["time_center_timesteps"][above] / 1e6
         axes[2].legend(fontsize=8, ncol=2)
-        axes[2].set_title(f"time profiles of the top components above the shuffle null ({svd.attrs['stream']}, "
-                          f"{'centred' if svd.attrs['centred'] else 'uncentred'})")
+        axes[2].set_ylabel("share of energy accrued")
+        axes[2].set_title(f"the top components above the shuffle null ({svd.attrs['stream']}, "
+                          f"{'centred' if svd.attrs['centred'] else 'uncentred'}): when each acted; the "
+                          f"{len(above):,} above the null have centres {centres.min():.1f}M-{centres.max():.1f}M")
     axes[-1].set_xlabel("env steps")
     figure.tight_layout()
     figure.savefig(path, dpi=90)

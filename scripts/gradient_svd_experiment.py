@@ -22,6 +22,7 @@ The steps, in the order they run (``--only`` picks some by name):
                          theta_0 (controls: as many other parameters, or other units of the layer)
     dose-early, dose-late    the earliest and latest single component at strengths 0 to 1.5
     maps                 visitation maps on maze of the original and the ablated policy (earliest, latest)
+    svd-updates-roll     centred, against the circular-shift null (each parameter's own smoothness kept)
     svd-updates-uncentred    every updates row uncentred, with the rank-1/5/20/50 reconstructions played
     svd-updates-late90   centred, without the first tenth of the rows (do early updates dominate?)
     svd-grads, svd-grads-uncentred   the same for the gradients
@@ -129,6 +130,8 @@ def main() -> None:
         if wanted(f"dose-{when}"):
             ablate(f"dose-{when}-1", f"--{when}", "1", "--strength", STRENGTHS, *with_bulk,
                    episodes=args.dose_episodes)
+    if wanted("svd-updates-roll"):
+        svd("updates_roll", "--stream", "updates", "--k", "50", "--null", "roll", "--reconstruct", "none")
     if wanted("svd-updates-uncentred"):
         svd("updates_uncentred", "--stream", "updates", "--no-center", "--k", "50", "--reconstruct", "1,5,20,50",
             "--episodes", str(args.episodes))

@@ -266,6 +266,8 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
         "variant": env_config.variant, "env": asdict(env_config), "ppo": ppo_config.as_dict(),
         "record": asdict(record), "timesteps": timesteps, "seed": seed, "device": device,
         "checkpoint_every": checkpoint_every, "versions": package_versions(), "git_commit": git_commit(),
+        # what the run's speed depends on: a timing is comparable only between runs of equal threads and cores
+        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 

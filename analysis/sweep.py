@@ -42,6 +42,10 @@ MEASURES: list[tuple[str, str, Callable[[dict], dict]]] = [
 ]
 MISGEN = [sys.executable, "-m", "cli"]
 ROOT = Path(__file__).resolve().parent.parent
+THREADS_PER_RUN = 2  # misgen train keeps procgen and torch on two threads: one run per two cores
+# dask's nanny caps these at one thread in its worker processes (distributed.nanny.pre-spawn-environ), which
+# every run started from a worker would inherit: torch on one thread, a run a third slower on 2 cores
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -78,8 +82,9 @@ def run_seed(out: str, variant: str, test_variant: str, seed: int, train_args: l
     for evaluated in (variant, test_variant):
         steps.append([*MISGEN, "evaluate", str(run), "--variant", evaluated, "--episodes", str(episodes), "--seed",
                       str(eval_seed), "--json"])
+    environment = {**os.environ, **{name: str(THREADS_PER_RUN) for name in THREAD_VARIABLES}}
     for command in steps:
-        result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environment)
         if result.returncode:
             error = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
             return {"seed": seed, "status": "failed", "error": error.removeprefix("misgen: error: "),
@@ -257,5 +262,5 @@ def plot_rates(path: Path, sweep: dict) -> None:
 
 
 def default_workers() -> int:
-    """One run at a time per two cores: misgen train keeps procgen and torch on two threads."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """One run at a time per :data:`THREADS_PER_RUN` cores."""
+    return max(1, (os.cpu_count() or THREADS_PER_RUN) // THREADS_PER_RUN)

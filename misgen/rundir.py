@@ -2,7 +2,8 @@
 
 =========================  ===================================================================================
 ``config.json``            variant and env options, hyperparameters, recording options, seed, device, package
-                           versions, git commit, misgen version; ``--resume`` trains with its hyperparameters
+                           versions, git commit, misgen version, ``machine`` ({cpu_count, torch_threads} of the
+                           process that wrote it: a resumed run rewrites it); ``--resume`` trains with its hyperparameters
                            (a coefficient edited between sessions takes effect and is announced; the earlier
                            value stays in the earlier checkpoints' zips; n_steps, batch size, epochs and gamma
                            cannot change)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.sweep import MEASURES, bootstrap
+from analysis.sweep import MEASURES, THREADS_PER_RUN, bootstrap
 from conftest import MISGEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,9 @@ def test_a_local_sweep_trains_evaluates_reports_and_redoes_nothing(tmp_path):
         evaluations = {v: json.loads((out / f"seed-{row['seed']}" / f"evaluation_{v}.json").read_text())
                        for v in ("maze-topright", "maze")}
         assert evaluations["maze"]["n_episodes"] == 3 and row["status"] == "trained"
+        # not the one thread dask's workers are capped at: a run in a sweep trains as fast as one outside it
+        config = json.loads((out / f"seed-{row['seed']}" / "config.json").read_text())
+        assert config["machine"]["torch_threads"] == THREADS_PER_RUN
         assert row["rates"]["cheese, test variant"] == evaluations["maze"]["summary"]["goal_reached"]
     for name, _, _ in MEASURES:  # the across-seed numbers recomputed from the per-seed files
         values = np.array([row["rates"][name]["mean"] for row in sweep["seeds"][:3]

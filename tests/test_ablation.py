@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -375,3 +376,10 @@ def test_the_experiment_script_runs_its_steps_once_and_copies_only_reports(run, 
     assert tables.returncode == 0, tables.stderr
     assert "**late-1**" in tables.stdout and tables.stdout.strip().splitlines()[-1].startswith(
         f"{len(summary['ablations'])} ablations; measures beyond both control bands:")
+    shutil.copytree(out, tmp_path / "seed-b")  # a second seed's folder
+    verdicts = subprocess.run([sys.executable, str(ROOT / "scripts" / "ablation_verdicts.py"), str(out),
+                               str(tmp_path / "seed-b")], capture_output=True, text=True, timeout=60)
+    assert verdicts.returncode == 0, verdicts.stderr
+    rows = [line for line in verdicts.stdout.splitlines() if line.startswith("| late-1 |")]
+    assert len(rows) == 2 and f"#{component} (" in rows[0]  # one row per folder given
+    assert verdicts.stdout.strip().splitlines()[-1].endswith(f"of {2 * len(summary['ablations'])}")

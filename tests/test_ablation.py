@@ -383,3 +383,9 @@ def test_the_experiment_script_runs_its_steps_once_and_copies_only_reports(run, 
     rows = [line for line in verdicts.stdout.splitlines() if line.startswith("| late-1 |")]
     assert len(rows) == 2 and f"#{component} (" in rows[0]  # one row per folder given
     assert verdicts.stdout.strip().splitlines()[-1].endswith(f"of {2 * len(summary['ablations'])}")
+    accrued = subprocess.run([sys.executable, str(ROOT / "scripts" / "energy_accrued.py"),
+                              str(run / "svd_updates.h5"), "--at", f"0,{2**62}", "--top", "2"],
+                             capture_output=True, text=True, timeout=120)
+    assert accrued.returncode == 0, accrued.stderr
+    # by the last recorded row every component has accrued all of its energy, as training has passed
+    assert accrued.stdout.strip().splitlines()[-1].endswith(": 1.00 (share of training passed: 1.00)")

@@ -286,11 +286,12 @@ def plot_together(behaviour: dict, function: dict, svd_path: Path | None, path: 
             axes[2].plot(timesteps, energy / energy[-1], linewidth=1,
                          label=f"#{svd.numbers[i]} (centre {svd.components['time_center_timesteps'][i] / 1e6:.1f}M)")
         centres = svd.components["time_center_timesteps"][above] / 1e6
+        span = f"centres {centres.min():.1f}M-{centres.max():.1f}M" if above else "no centres"
         axes[2].legend(fontsize=8, ncol=2)
         axes[2].set_ylabel("share of energy accrued")
         axes[2].set_title(f"the top components above the shuffle null ({svd.attrs['stream']}, "
                           f"{'centred' if svd.attrs['centred'] else 'uncentred'}): when each acted; the "
-                          f"{len(above):,} above the null have centres {centres.min():.1f}M-{centres.max():.1f}M")
+                          f"{len(above):,} above the null have {span}")
     axes[-1].set_xlabel("env steps")
     figure.tight_layout()
     figure.savefig(path, dpi=90)

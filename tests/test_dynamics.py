@@ -65,9 +65,12 @@ def test_function_trajectory_api_on_the_recorded_policy(runs):
 
 
 def test_cli_dynamics_behaviour_at_the_last_point_is_evaluate_of_the_final_model(runs, tmp_path):
-    out = tmp_path / "dynamics"
+    out, svd = tmp_path / "dynamics", tmp_path / "svd.h5"
+    made = subprocess.run([MISGEN, "svd", str(runs / "recorded"), "--stream", "updates", "--k", "5", "--reconstruct",
+                           "none", "--out", str(svd)], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
     result = subprocess.run([MISGEN, "dynamics", str(runs / "recorded"), "--points", "4", "--levels", "6",
-                             "--observations", "40", "--n-envs", "3", "--out", str(out)],
+                             "--observations", "40", "--n-envs", "3", "--out", str(out), "--svd", str(svd)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "4 points x 2 variants x 6 levels: 48 episodes" in result.stdout

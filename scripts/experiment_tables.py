@@ -46,14 +46,15 @@ def main() -> None:
               f"{rate(found['summary']['proxy_reached'])} | {rate(outside['proxy_only'])} | "
               f"{rate(off['goal_reached'])} / {rate(off['proxy_only'])} | {rate(outside['looped'])} |")
 
-    print("\n| svd | rows | above shuffle null | above MP edge | above 10 % of the largest | effective rank | "
-          "top components (time centre as a share of training) |\n|---|---|---|---|---|---|---|")
+    print("\n| svd | rows | null | above the null | above MP edge | above 10 % of the largest | effective rank | "
+          "top components (time centre as a share of training) |\n|---|---|---|---|---|---|---|---|")
     for path in sorted(folder.glob("svd_*/summary.json")):
         found = json.loads(path.read_text())
         nulls = found["nulls"]
         tops = ", ".join(f"#{c['index']} {c['label']} ({c['position']:.2f})" for c in found["components"][:5])
         print(f"| {path.parent.name} ({found['stream']}, {'centred' if found['centred'] else 'uncentred'}) | "
-              f"{found['steps_used']:,} of {found['source_rows']:,} | {nulls['n_above_shuffle']} | "
+              f"{found['steps_used']:,} of {found['source_rows']:,} | {nulls.get('surrogate', 'shuffle')} | "
+              f"{nulls['n_above_shuffle']} | "
               f"{nulls['n_above_mp']} | {nulls['n_above_10pct']} | {nulls['effective_rank']:.1f} | {tops} |")
 
     experiment = json.loads((folder / "experiment.json").read_text())

@@ -270,20 +270,20 @@ def plot_together(behaviour: dict, function: dict, svd_path: Path | None, path: 
     axes[1].legend(fontsize=8)
     axes[1].set_title("function space: PCs of the policy's log-probabilities and value on fixed observations")
     if svd_path:
+        from analysis.localization import time_weights
         from misgen.svd_file import SVDFile
 
         svd = SVDFile.load(svd_path)
         n_above = int(svd.attrs["nulls"]["n_above_shuffle"])
         above = [i for i, number in enumerate(svd.numbers) if number < n_above]
         timesteps = svd.arrays["timesteps_used"]
-        # A raw time profile is noise to the eye; its accrued energy (the weights the time centre averages over)
-        # shows when a component acted: the diagonal is a component spread evenly over training.
+        # A raw time profile is noise to the eye; the share of its time weights accrued (what the time centre
+        # averages over) shows when a component acted: the diagonal is a component spread evenly over training.
         axes[2].plot([timesteps[0], timesteps[-1]], [0, 1], color="0.5", linestyle="--", linewidth=0.8,
                      label="spread evenly")
-        for i in above[:6]:
-            profile = svd.arrays["time_profiles"][i].astype(np.float64)
-            energy = np.cumsum((profile - np.median(profile)) ** 2)
-            axes[2].plot(timesteps, energy / energy[-1], linewidth=1,
+        accrued = np.cumsum(time_weights(svd.arrays["time_profiles"][above[:6]]), axis=1)
+        for i, share in zip(above[:6], accrued):
+            axes[2].plot(timesteps, share, linewidth=1,
                          label=f"#{svd.numbers[i]} (centre {svd.components['time_center_timesteps'][i] / 1e6:.1f}M)")
         centres = svd.components["time_center_timesteps"][above] / 1e6
         span = f"centres {centres.min():.1f}M-{centres.max():.1f}M" if above else "no centres"

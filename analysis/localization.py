@@ -107,6 +107,14 @@ class Localization:
         }
 
 
+def time_weights(time_profiles: np.ndarray) -> np.ndarray:
+    """(k, T) where in time each component acted: its profile's squared deviation from the profile's median,
+    each row summing to 1. The time centre is their mean; their cumulative sum is the share accrued by each row."""
+    profiles = time_profiles.astype(np.float64)
+    weights = (profiles - np.median(profiles, axis=1, keepdims=True)) ** 2
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
 def _centre_and_spread(weights: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     centre = weights @ times
     spread = np.sqrt(np.clip(weights @ times ** 2 - centre ** 2, 0, None))
@@ -117,9 +125,7 @@ def localize(time_profiles: np.ndarray, loadings: np.ndarray, steps: np.ndarray,
              params: ParamTable, theta_delta: np.ndarray) -> Localization:
     """Localize components given the optimizer steps and env timesteps of the rows used, and
     theta_final - theta_0."""
-    profiles = time_profiles.astype(np.float64)
-    weights = (profiles - np.median(profiles, axis=1, keepdims=True)) ** 2
-    weights /= weights.sum(axis=1, keepdims=True)
+    weights = time_weights(time_profiles)
     centre, spread = _centre_and_spread(weights, steps.astype(np.float64))
     centre_t, spread_t = _centre_and_spread(weights, timesteps.astype(np.float64))
     span = max(float(steps[-1] - steps[0]), 1.0)

@@ -1,5 +1,5 @@
 """When the components of an svd file acted: the share of each one's time-profile energy accrued by given env
-steps (the weights its time centre averages over: analysis/localization.py), for the top components above the
+steps (:func:`analysis.localization.time_weights`, what its time centre averages over), for the top components above the
 shuffle null and, as a median and range, for all of them; a component spread evenly over training accrues the
 share of training that has passed.
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.localization import time_weights
 from misgen.svd_file import SVDFile
 
 
@@ -28,9 +29,7 @@ def main() -> None:
     svd = SVDFile.load(args.svd)
     n_above = int(svd.attrs["nulls"]["n_above_shuffle"])
     above = [i for i, number in enumerate(svd.numbers) if number < n_above]
-    profiles = svd.arrays["time_profiles"][above].astype(np.float64)
-    energy = np.cumsum((profiles - np.median(profiles, axis=1, keepdims=True)) ** 2, axis=1)
-    energy /= energy[:, -1:]
+    energy = np.cumsum(time_weights(svd.arrays["time_profiles"][above]), axis=1)
     timesteps = svd.arrays["timesteps_used"]
     print(f"{len(above):,} components above the shuffle null of {args.svd}")
     print(f"| env steps | share of training | top {args.top}, one by one | median of all (range) |\n|---|---|---|---|")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import subprocess
 import sys
 from pathlib import Path
 
@@ -40,10 +43,30 @@ def render(config: EnvConfig, state) -> np.ndarray:
     """procgen's 64x64 observation of ``state`` (HWC uint8), from a fresh one-env instance."""
     env = make_gym3(config, 1, 0, 0)
     try:
-        StateAccess(env, config.game, config.mode_id).set(0, state)
+        StateAccess(env, config.game, config.mode_id, config.use_backgrounds).set(0, state)
         return env.observe()[1]["rgb"][0].copy()
     finally:
         env.close()
+
+
+def misgen_in_process(args: list[str]) -> subprocess.CompletedProcess:
+    """``misgen ARGS`` through the console script's own entry point (``cli.main``), in this process: what the
+    installed command prints and exits with, without a second of interpreter and torch start-up per call. Commands
+    that could crash the process (procgen states) or train belong in a subprocess instead."""
+    from cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["misgen", *args]
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(["misgen", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 def digest(directory: Path) -> dict[str, str]:

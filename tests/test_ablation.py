@@ -21,7 +21,7 @@ from analysis.evaluation import evaluate, level_seeds, load_model
 from envs.levels import maze_layouts, sample_levels
 from envs.variants import EnvConfig
 from misgen.recording import Recording
-from conftest import MISGEN
+from conftest import MISGEN, misgen_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = PRESETS["quick"].ppo.with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
@@ -148,8 +148,7 @@ def test_cli_ablate_writes_report_dose_response_and_a_policy_that_evaluates(run,
     (unrelated / "keep.txt").write_text("mine")
     for args in (["--out", str(out)], ["--out", str(unrelated), "--force"], ["--out", str(out), "--name", "x"],
                  ["--strength", "0,4", "--out", str(tmp_path / "new")]):
-        refused = subprocess.run([MISGEN, "ablate", str(run), "--late", "1", "--episodes", "2", *args],
-                                 capture_output=True, text=True, timeout=300)
+        refused = misgen_in_process(["ablate", str(run), "--late", "1", "--episodes", "2", *args])
         assert refused.returncode == 2 and refused.stderr.startswith("misgen: error:"), (args, refused.stderr)
     assert (unrelated / "keep.txt").read_text() == "mine" and (out / "ablation.json").is_file()
 
@@ -177,8 +176,7 @@ def test_mismatches_are_one_line_errors(run, tmp_path):
     svd.save(foreign)
     for args in (["--svd", str(foreign), "--early", "1"], ["--group", "nope"], ["--channels", "nope:1"],
                  ["--group", "conv2:99"], ["--early", "1", "--group", "fc"]):
-        result = subprocess.run([MISGEN, "ablate", str(run), *args, "--episodes", "2"], capture_output=True,
-                                text=True, timeout=300)
+        result = misgen_in_process(["ablate", str(run), *args, "--episodes", "2"])
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
@@ -265,10 +263,9 @@ def test_a_compact_svd_file_lets_ablate_run_from_the_model_zip_alone(run, tmp_pa
                  ["--svd", str(foreign), "--out", str(tmp_path / "b")],
                  ["--svd", str(compact_path), "--controls", "5", "--out", str(tmp_path / "c")],
                  ["--group", "fc", "--mode", "init", "--out", str(tmp_path / "d")]):
-        refused = subprocess.run([MISGEN, "ablate", str(run / "model.zip"), "--late", "1", "--episodes", "2", *args]
-                                 if "--group" not in args else
-                                 [MISGEN, "ablate", str(run / "model.zip"), "--episodes", "2", *args],
-                                 capture_output=True, text=True, timeout=300)
+        refused = misgen_in_process(["ablate", str(run / "model.zip"), "--late", "1", "--episodes", "2", *args]
+                                    if "--group" not in args else
+                                    ["ablate", str(run / "model.zip"), "--episodes", "2", *args])
         assert refused.returncode == 2 and refused.stderr.startswith("misgen: error:"), (args, refused.stderr)
         assert len(refused.stderr.strip().splitlines()) == 1
 
@@ -327,8 +324,8 @@ def test_bulk_controls_remove_components_below_the_null_with_the_same_norm(run, 
         sorted(c.description.split(": ")[1] for c in controls[2:4])
     for args in (["--group", "fc", "--mode", "init", "--bulk-controls", "2"],
                  ["--svd", str(compact_path), "--late", "1", "--bulk-controls", "3"]):
-        refused = subprocess.run([MISGEN, "ablate", str(run / "model.zip"), "--episodes", "2", "--out",
-                                  str(tmp_path / "refused"), *args], capture_output=True, text=True, timeout=300)
+        refused = misgen_in_process(["ablate", str(run / "model.zip"), "--episodes", "2", "--out",
+                                     str(tmp_path / "refused"), *args])
         assert refused.returncode == 2 and refused.stderr.startswith("misgen: error:"), (args, refused.stderr)
         assert len(refused.stderr.strip().splitlines()) == 1
 

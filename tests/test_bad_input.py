@@ -43,7 +43,7 @@ from misgen import episodes as episode_schema
 from misgen import recording as recording_schema
 from misgen import svd_file as svd_schema
 from misgen.recording import Recording
-from conftest import MISGEN, digest
+from conftest import MISGEN, digest, misgen_in_process
 
 TINY = PRESETS["quick"].ppo.with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "1"})
 ENV = EnvConfig(variant="maze-topright")
@@ -419,9 +419,11 @@ def one_line_error(result: subprocess.CompletedProcess) -> str | None:
     return f"exit {result.returncode}, stderr {result.stderr.strip()[-300:]!r}"
 
 
-def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_path):
+def test_states_options_and_destructive_commands(pristine, tmp_path):
     """Each case in a fresh copy of the run: exit 2, one line, every file of the copy (and any directory the
-    command was pointed at) unchanged."""
+    command was pointed at) unchanged. Damaged procgen states (which could crash the process), ``train`` and
+    ``demo`` (which could start training) run the installed command as a subprocess; the rest go through the same
+    entry point in this process, on the main thread while the subprocesses run."""
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("a file the command must not touch")
@@ -431,31 +433,12 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
         (run / "report" / "other" / "report.md").write_text("an earlier report")
 
     replay_map = lambda run, out: ["replay", str(run / "episodes.h5"), "--map", str(out / "m.png")]  # noqa: E731
-    cases = [Case(f"episode state: {what}", damage, replay_map) for what, damage in STATE_DAMAGE.items()]
-    ablate_named = lambda name: lambda run, out: ["ablate", str(run), "--late", "1", "--episodes", "1",  # noqa: E731
-                                                  "--controls", "1", "--name", name, "--force"]
-    cases += [
-        Case("ablate --name .. --force", lambda run: None, ablate_named("..")),
-        Case("ablate --name . --force", lambda run: None, ablate_named(".")),
-        Case("ablate --name <absolute directory> --force", lambda run: None, ablate_named(str(outside))),
-        Case("ablate --name a/b", lambda run: None, ablate_named("a/b")),
-        Case("svd --out RUN/other.h5 beside an existing report/other", report_exists,
-             lambda run, out: ["svd", str(run), "--out", str(run / "other.h5"), "--reconstruct", "none"]),
-        Case("svd onto an existing svd.h5", lambda run: None, lambda run, out: ["svd", str(run)]),
-        Case("replay --map without .png beside an existing PNG", lambda run: None,
-             lambda run, out: ["replay", str(run / "episodes.h5"), "--map", str(run / "learning_curve")]),
+    isolated = [Case(f"episode state: {what}", damage, replay_map) for what, damage in STATE_DAMAGE.items()]
+    isolated += [
         Case("demo --out <a training run> --force", lambda run: None,
              lambda run, out: ["demo", "--out", str(run), "--force"]),
         Case("train into an existing run", lambda run: None,
              lambda run, out: ["train", "maze-topright", "--out", str(run), "--timesteps", "256"]),
-        Case("an unknown option", lambda run: None, lambda run, out: ["evaluate", str(run), "--bogus"]),
-        Case("--episodes 0", lambda run: None, lambda run, out: ["evaluate", str(run), "--episodes", "0"]),
-        Case("svd --k 0", lambda run: None, lambda run, out: ["svd", str(run), "--k", "0", "--out", str(out / "s.h5")]),
-        Case("ablate --early -1", lambda run: None, lambda run, out: ["ablate", str(run), "--early", "-1"]),
-        Case("ablate --late above the components", lambda run: None,
-             lambda run, out: ["ablate", str(run), "--late", "9", "--episodes", "1", "--controls", "1"]),
-        Case("evaluate --region larger than every maze", lambda run: None,
-             lambda run, out: ["evaluate", str(run), "--region", "99", "--episodes", "1"]),
         Case("train with minibatches of one transition", lambda run: None,
              lambda run, out: ["train", "maze", "--out", str(out / "r"), "--preset", "quick", "--hp", "n_envs=1",
                                "--hp", "n_steps=2", "--hp", "n_minibatches=2"]),
@@ -470,6 +453,27 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
                      "architecture=bogus", "gae_lambda=1.5")],
         Case("train --device cuda without a GPU", lambda run: None,
              lambda run, out: ["train", "maze", "--out", str(out / "r"), "--preset", "quick", "--device", "cuda"]),
+    ]
+    ablate_named = lambda name: lambda run, out: ["ablate", str(run), "--late", "1", "--episodes", "1",  # noqa: E731
+                                                  "--controls", "1", "--name", name, "--force"]
+    cases = [
+        Case("ablate --name .. --force", lambda run: None, ablate_named("..")),
+        Case("ablate --name . --force", lambda run: None, ablate_named(".")),
+        Case("ablate --name <absolute directory> --force", lambda run: None, ablate_named(str(outside))),
+        Case("ablate --name a/b", lambda run: None, ablate_named("a/b")),
+        Case("svd --out RUN/other.h5 beside an existing report/other", report_exists,
+             lambda run, out: ["svd", str(run), "--out", str(run / "other.h5"), "--reconstruct", "none"]),
+        Case("svd onto an existing svd.h5", lambda run: None, lambda run, out: ["svd", str(run)]),
+        Case("replay --map without .png beside an existing PNG", lambda run: None,
+             lambda run, out: ["replay", str(run / "episodes.h5"), "--map", str(run / "learning_curve")]),
+        Case("an unknown option", lambda run: None, lambda run, out: ["evaluate", str(run), "--bogus"]),
+        Case("--episodes 0", lambda run: None, lambda run, out: ["evaluate", str(run), "--episodes", "0"]),
+        Case("svd --k 0", lambda run: None, lambda run, out: ["svd", str(run), "--k", "0", "--out", str(out / "s.h5")]),
+        Case("ablate --early -1", lambda run: None, lambda run, out: ["ablate", str(run), "--early", "-1"]),
+        Case("ablate --late above the components", lambda run: None,
+             lambda run, out: ["ablate", str(run), "--late", "9", "--episodes", "1", "--controls", "1"]),
+        Case("evaluate --region larger than every maze", lambda run: None,
+             lambda run, out: ["evaluate", str(run), "--region", "99", "--episodes", "1"]),
         Case("a complete recording whose steps/loss is 3 rows longer than its streams", lengthen_steps,
              lambda run, out: ["svd", str(run), "--out", str(out / "s.h5"), "--reconstruct", "none"]),
         Case("ablate --group --mode init, model.zip of another architecture than the recording",
@@ -501,24 +505,28 @@ def test_states_options_and_destructive_commands_as_subprocesses(pristine, tmp_p
              lambda run, out: ["dynamics", str(run), "--out", str(run / "d"), "--force"]),
     ]
 
-    def run_one(case: Case) -> str | None:
+    def run_one(case: Case, in_process: bool) -> str | None:
         work = tmp_path / case.name.replace("/", "_").replace(" ", "_")
         run, out = work / "run", work / "out"
         shutil.copytree(pristine, run)
         out.mkdir()
         case.damage(run)
         before, before_outside = digest(run), digest(outside)
-        problem = one_line_error(run_subprocess(case.args(run, out)))
+        args = case.args(run, out)
+        problem = one_line_error(misgen_in_process(args) if in_process else run_subprocess(args))
         if digest(run) != before or digest(outside) != before_outside:
             problem = (problem or "") + " changed files"
         if any(out.iterdir()):
             problem = (problem or "") + f" wrote {[p.name for p in out.iterdir()]}"
         return f"{case.name}: {problem}" if problem else None
 
-    with ThreadPoolExecutor(2) as pool:
-        failures = [failure for failure in pool.map(run_one, cases) if failure]
-    print(f"{len(cases)} subprocess cases, {len(failures)} misbehaved")
-    assert not failures, f"{len(failures)} of {len(cases)} cases misbehaved:\n" + "\n".join(failures)
+    with ThreadPoolExecutor(1) as pool:  # one subprocess at a time beside the in-process cases: two cores
+        pending = [pool.submit(run_one, case, False) for case in isolated]
+        failures = [run_one(case, True) for case in cases] + [future.result() for future in pending]
+    failures = [failure for failure in failures if failure]
+    total = len(isolated) + len(cases)
+    print(f"{total} cases ({len(isolated)} as subprocesses), {len(failures)} misbehaved")
+    assert not failures, f"{len(failures)} of {total} cases misbehaved:\n" + "\n".join(failures)
 
 
 def lengthen_steps(run: Path) -> None:

@@ -15,7 +15,7 @@ from analysis.decompose import SVDOptions, run_svd
 from analysis.svd import StreamMatrix, dask_svd, gram_svd, randomized_svd, roll_in_time, shuffle_in_time
 from misgen.recording import ParamTable, Recording, write_recording
 from misgen.svd_file import SVDFile
-from conftest import MISGEN
+from conftest import MISGEN, misgen_in_process
 
 PARAMS = ParamTable.from_named([("net.a.weight", (40, 50)), ("net.a.bias", (40,)), ("net.b.weight", (20, 100)),
                                 ("net.b.bias", (20,)), ("net.c.weight", (10, 100)), ("net.c.bias", (10,))])
@@ -201,10 +201,9 @@ def test_bad_files_are_one_line_errors(tmp_path):
     good = write_recording(tmp_path / "good.h5", PARAMS, [{"grads": np.ones((4, PARAMS.n_params))}])
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     for bad in (corrupt, empty, foreign, truncated, tmp_path / "missing.h5"):
-        result = subprocess.run([MISGEN, "svd", str(bad), "--out", str(tmp_path / "o.h5")], capture_output=True,
-                                text=True, timeout=120)
+        result = misgen_in_process(["svd", str(bad), "--out", str(tmp_path / "o.h5")])
         assert result.returncode == 2, (bad, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "o.h5").exists()
-    missing_stream = subprocess.run([MISGEN, "svd", str(good), "--stream", "updates"], capture_output=True, text=True)
+    missing_stream = misgen_in_process(["svd", str(good), "--stream", "updates"])
     assert missing_stream.returncode == 2 and "no 'updates' stream" in missing_stream.stderr

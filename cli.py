@@ -125,6 +125,9 @@ def train(
                                                 "of at most this size (0: no upper bound; default: the preset's)"),
     min_maze_size: Optional[int] = typer.Option(None, "--min-maze-size", min=0, help="maze variants: only mazes "
                                                 "of at least this size (0: no lower bound; default: the preset's)"),
+    backgrounds: Optional[bool] = typer.Option(None, "--backgrounds/--no-backgrounds", help="procgen's background "
+                                               "images behind the level, or black (default: the preset's); "
+                                               "evaluation plays the test variant the same way"),
     hp: list[str] = typer.Option([], "--hp", help="override a hyperparameter: NAME=VALUE (repeatable); "
                                  "--hp help lists them with their meanings"),
     ignore_disk_space: bool = typer.Option(False, "--ignore-disk-space", help="start even when the projected "
@@ -150,7 +153,7 @@ def train(
             overrides["n_envs"] = str(n_envs)
         ppo_config = chosen.ppo.with_overrides(overrides)
         given = {"distribution_mode": mode, "num_levels": num_levels, "start_level": start_level, "region": region,
-                 "max_maze_size": max_maze_size, "min_maze_size": min_maze_size}
+                 "max_maze_size": max_maze_size, "min_maze_size": min_maze_size, "use_backgrounds": backgrounds}
         env_config = chosen.env_config(variant, seed, **{k: v for k, v in given.items() if v is not None})
         if timesteps is None and not resume:  # a resumed run keeps its own length unless told otherwise
             timesteps = chosen.run.timesteps

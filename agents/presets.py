@@ -152,6 +152,7 @@ class RunDefaults:
     region: int = DEFAULT_REGION
     max_maze_size: int = 0  # 0: every maze size
     min_maze_size: int = 0  # 0: from the smallest (3)
+    use_backgrounds: bool = True  # procgen's background images (False: black behind the level)
     # what is recorded: a full run's recording should stay in single-digit GB (misgen train prints the projection
     # and refuses one that does not fit the disk)
     record: str = "grads,updates"
@@ -215,10 +216,11 @@ class Preset:
 
     def env_config(self, variant: str, seed: int = 0, **changes) -> EnvConfig:
         """The training distribution of ``variant`` under this preset (its region and maze sizes for maze
-        variants), with ``changes`` (EnvConfig fields) applied."""
+        variants, its backgrounds), with ``changes`` (EnvConfig fields) applied."""
         maze = VARIANTS[variant].game == "maze" if variant in VARIANTS else False
         settings = {"region": self.run.region, "max_maze_size": self.run.max_maze_size if maze else 0,
-                    "min_maze_size": self.run.min_maze_size if maze else 0}
+                    "min_maze_size": self.run.min_maze_size if maze else 0,
+                    "use_backgrounds": self.run.use_backgrounds}
         return EnvConfig(variant=variant, seed=seed, **{**settings, **changes})
 
     def record_config(self, **changes):

@@ -49,7 +49,7 @@ def make_gym3(config: EnvConfig, n_envs: int, num_threads: int, seed: int, rende
     return ProcgenGym3Env(
         num=n_envs, env_name=config.game, distribution_mode=config.distribution_mode,
         num_levels=config.num_levels, start_level=config.start_level, rand_seed=seed, num_threads=num_threads,
-        render_mode="rgb_array" if render else None,
+        use_backgrounds=config.use_backgrounds, render_mode="rgb_array" if render else None,
     )
 
 
@@ -63,7 +63,7 @@ class LevelLoader:
     def __init__(self, config: EnvConfig):
         self.config = config
         self._env = make_gym3(config, 1, 0, config.seed)
-        self._access = StateAccess(self._env, config.game, config.mode_id)
+        self._access = StateAccess(self._env, config.game, config.mode_id, config.use_backgrounds)
         self._held = self._access.get(0)  # the state the private environment holds: only _generate changes it
 
     def state(self, level_seed: int, edited: bool = True) -> ProcgenState:

@@ -108,10 +108,12 @@ def _check_mt19937_text(name: str, text: bytes) -> None:
         _fail(f"{name}: not a std::mt19937 state")
 
 
-def check_state(state: ProcgenState, game: str, distribution_mode: int | None = None) -> None:
+def check_state(state: ProcgenState, game: str, distribution_mode: int | None = None,
+                use_backgrounds: bool | None = None) -> None:
     """Raise :class:`InvalidStateError` unless ``state`` is a safe ``game`` state.
 
     ``distribution_mode`` (0 easy, 1 hard), when given, must match the state's: it fixes the world size.
+    ``use_backgrounds``, when given, must match the state's: a level is drawn as its environment was made.
     """
     if state.game != game:
         _fail(f"game: state is {state.game!r}, environment is {game!r}")
@@ -127,6 +129,8 @@ def check_state(state: ProcgenState, game: str, distribution_mode: int | None = 
     for name in _FLAGS:
         if f[name] not in (0, 1):
             _fail(f"{name} = {f[name]} (expected 0 or 1)")
+    if use_backgrounds is not None and f["use_backgrounds"] != int(use_backgrounds):
+        _fail(f"use_backgrounds = {f['use_backgrounds']}: environment runs use_backgrounds = {int(use_backgrounds)}")
     for name in _SEEDED:  # procgen fasserts on drawing from an unseeded generator (randgen.cpp), aborting Python
         if f[name] != 1:
             _fail(f"{name} = {f[name]}: procgen draws from this generator, so it must be seeded (1)")

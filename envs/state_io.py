@@ -20,12 +20,14 @@ from envs.state_codec import ProcgenState, StateFormatError, grid_byte_range, pa
 
 
 class StateAccess:
-    """Per-index state access to ``env`` for ``game`` in ``distribution_mode`` (0 easy, 1 hard)."""
+    """Per-index state access to ``env`` for ``game`` in ``distribution_mode`` (0 easy, 1 hard), made with
+    procgen's ``use_backgrounds`` option as given: a state carries both, and one that differs is refused."""
 
-    def __init__(self, env: ProcgenGym3Env, game: str, distribution_mode: int):
+    def __init__(self, env: ProcgenGym3Env, game: str, distribution_mode: int, use_backgrounds: bool = True):
         self.env = env
         self.game = game
         self.distribution_mode = distribution_mode
+        self.use_backgrounds = use_backgrounds
         self._buffer = env._ffi.new(f"char[{MAX_STATE_SIZE}]")
         self._trusted: dict[int, bytes] = {}  # per env: the last bytes procgen wrote or we checked
 
@@ -45,12 +47,12 @@ class StateAccess:
         try:
             data = serialize_state(state)
         except StateFormatError:
-            check_state(state, self.game, self.distribution_mode)  # names the field that does not fit
+            check_state(state, self.game, self.distribution_mode, self.use_backgrounds)  # names the bad field
             raise
         if self._only_grid_differs(index, state, data):
             check_grid_values(state.grid, self.game)
         else:
-            check_state(state, self.game, self.distribution_mode)
+            check_state(state, self.game, self.distribution_mode, self.use_backgrounds)
         self.env.call_c_func("set_state", index, data, len(data))
         self._trusted[index] = data
 

@@ -46,6 +46,9 @@ class EnvConfig:
     seed: int = 0  # procgen's rand_seed: which level seeds are drawn, in which order
     max_maze_size: int = 0  # maze variants: only levels with maze_dim <= this (0: every size); envs/levels.py
     min_maze_size: int = 0  # maze variants: only levels with maze_dim >= this (0: from the smallest, 3)
+    # procgen's option: draw the game's background image behind the level (False: black). Part of every state,
+    # so an environment only accepts states drawn the same way (envs/state_io.py)
+    use_backgrounds: bool = True
 
     def __post_init__(self):
         if self.variant not in VARIANTS:

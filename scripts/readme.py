@@ -32,7 +32,7 @@ def _param_row(param) -> str:
         return f"| `{param.name.upper()}` | | {_cell(param.help)} |"
     names = " / ".join(f"`{n}`" for n in [*param.opts, *param.secondary_opts])
     default = "" if param.default in (None, [], ()) or param.is_flag and not param.secondary_opts else param.default
-    if param.is_flag and param.secondary_opts:  # --x/--no-x: name the default side
+    if param.is_flag and param.secondary_opts and param.default is not None:  # --x/--no-x: name the default side
         default = param.opts[0] if param.default else param.secondary_opts[0]
     return f"| {names} | {f'`{default}`' if default != '' else ''} | {_cell(param.help)} |"
 

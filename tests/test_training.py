@@ -276,11 +276,11 @@ def test_cpu_preset_trains_its_restricted_distribution_and_the_zip_carries_it(tm
     out = tmp_path / "cpu"
     shrunk = ["--hp", "n_envs=4", "--hp", "n_steps=32", "--hp", "n_minibatches=2", "--no-progress"]
     result = misgen("train", "maze-topright", "--out", str(out), "--preset", "cpu", "--timesteps", "256",
-                    "--record", "updates", "--min-maze-size", "5", *shrunk)
+                    "--record", "updates", "--min-maze-size", "5", "--no-backgrounds", *shrunk)
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["env"]["region"] == 2 and config["env"]["max_maze_size"] == 9  # the preset's defaults
-    assert config["env"]["min_maze_size"] == 5
+    assert config["env"]["min_maze_size"] == 5 and config["env"]["use_backgrounds"] is False
     # bf16 where this CPU computes it natively, float32 where torch would emulate it
     assert config["ppo"]["architecture"] == "compact" and config["ppo"]["bf16"] == native_bf16()
     assert config["ppo"]["action_set"] == "moves"

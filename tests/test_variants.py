@@ -8,7 +8,7 @@ import pytest
 from conftest import level_states, render
 from envs.layout import CoinrunLayout, MazeLayout
 from envs.levels import LevelLoader, sample_levels, stand_in_seed
-from envs.state_checks import WALL_MID, WALL_TOP
+from envs.state_checks import WALL_MID, WALL_TOP, InvalidStateError
 from envs.vec_env import ProcgenVecEnv
 from envs.variants import EnvConfig
 
@@ -206,3 +206,16 @@ def test_a_finite_level_set_with_restricted_sizes_stays_finite():
             played.add(infos[index]["next_level_seed"])
     env.close()
     assert 2 <= len(played) <= 4  # each of the 4 seeds stands for one admitted level
+
+
+def test_levels_without_backgrounds_are_the_same_levels_drawn_on_black():
+    with_images = EnvConfig(variant="coinrun-randcoin")
+    on_black = EnvConfig(variant="coinrun-randcoin", use_backgrounds=False)
+    for drawn, plain in zip(level_states(with_images, range(5)), level_states(on_black, range(5))):
+        assert (drawn.grid == plain.grid).all() and drawn.fields["use_backgrounds"] == 1
+        assert plain.fields["use_backgrounds"] == 0
+        black = lambda config, state: (render(config, state).sum(axis=2) == 0).mean()  # noqa: E731
+        assert black(with_images, drawn) == 0 and black(on_black, plain) > 0.1
+    # a state drawn one way never enters an environment made the other way
+    with pytest.raises(InvalidStateError, match="use_backgrounds = 1: environment runs use_backgrounds = 0"):
+        render(on_black, drawn)

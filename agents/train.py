@@ -360,6 +360,7 @@ def train(out: Path, env_config: EnvConfig, ppo_config: PPOConfig, record: Recor
     finally:
         if recorder is not None:
             recorder.close(complete=complete)
+        model.logger.close()  # its CSV and TensorBoard files
         env.close()
     rates = outcomes.rates()
     return TrainResult(run, model.num_timesteps, counter.steps, complete, rates["goal"], rates["proxy"],

@@ -283,11 +283,14 @@ def check_is_its_level(record: EpisodeRecord, loader: LevelLoader, where: str) -
     if differing:
         raise MisgenError(f"{where}: the stored initial_state is not level {record.level_seed} of "
                           f"{loader.config.variant} (it differs in {', '.join(differing[:4])}); procgen is not given it")
-    check_state(stored, loader.config.game, loader.config.mode_id)  # the per-environment fields' own ranges
+    check_state(stored, loader.config.game, loader.config.mode_id,  # the per-environment fields' own ranges
+                loader.config.use_backgrounds)
 
 
-def _compared(records: list[EpisodeRecord], config: EnvConfig, compare: Path) -> dict[int, EpisodeRecord]:
-    """The episodes of ``compare`` on the levels of ``records``, by level seed, each checked to be its level."""
+def _compared(records: list[EpisodeRecord], config: EnvConfig,
+              compare: Path) -> tuple[dict[int, EpisodeRecord], EnvConfig]:
+    """The episodes of ``compare`` on the levels of ``records``, by level seed, each checked to be its level, and
+    the environment they were played in."""
     indices, others, other_config = read_episodes(compare, None)
     if other_config.game != config.game:
         raise MisgenError(f"{compare} holds {other_config.game} episodes, the replayed file {config.game}")
@@ -302,7 +305,7 @@ def _compared(records: list[EpisodeRecord], config: EnvConfig, compare: Path) ->
             check_is_its_level(other, loader, f"{compare}: episode {index}")
     finally:
         loader.close()
-    return {r.level_seed: by_seed[r.level_seed][1] for r in records}
+    return {r.level_seed: by_seed[r.level_seed][1] for r in records}, other_config
 
 
 def read_episodes(file: Path, indices: list[int] | None) -> tuple[list[int], list[EpisodeRecord], EnvConfig]:
@@ -330,8 +333,10 @@ def replay(file: Path, indices: list[int] | None = None, out: Path | None = None
             check_is_its_level(record, loader, f"{file}: episode {index}")
     finally:
         loader.close()
-    others = _compared(records, config, compare) if compare is not None else {}
+    others, other_config = _compared(records, config, compare) if compare is not None else ({}, config)
     simulator = Simulator(config, render=out is not None)
+    # the compared file's own environment: it may draw its levels otherwise (use_backgrounds)
+    other_simulator = Simulator(other_config) if others and out is not None else None
     frames = []
     try:
         for index, record in zip(indices, records):
@@ -342,7 +347,7 @@ def replay(file: Path, indices: list[int] | None = None, out: Path | None = None
             shown = annotated(played, f"{file.name} #{index}  level {record.level_seed}", size)
             if record.level_seed in others:
                 other = others[record.level_seed]
-                other_played = play(simulator, other.initial_state, actions=other.actions)
+                other_played = play(other_simulator, other.initial_state, actions=other.actions)
                 check(other_played, other, other.level_index)
                 shown = side_by_side(shown, annotated(other_played, f"{compare.name}  level {other.level_seed}",
                                                       size))
@@ -352,6 +357,8 @@ def replay(file: Path, indices: list[int] | None = None, out: Path | None = None
             frames += shown
     finally:
         simulator.close()
+        if other_simulator is not None:
+            other_simulator.close()
     if map_png is not None:
         draw_map(map_png, records)
     if out is not None:

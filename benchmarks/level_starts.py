@@ -27,10 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import envs  # noqa: E402,F401  (quiet procgen import)
 from agents.presets import PRESETS  # noqa: E402
-from envs.variants import EnvConfig  # noqa: E402
 from envs.vec_env import ProcgenVecEnv  # noqa: E402
 
-CPU, CPU_RUN = PRESETS["cpu"].ppo, PRESETS["cpu"].run
+CPU = PRESETS["cpu"].ppo
 
 
 def ms_per_start(vec: ProcgenVecEnv, resets: int) -> float:
@@ -46,9 +45,8 @@ def main() -> None:
     parser.add_argument("--resets", type=int, default=10, help="resets of all envs per block")
     args = parser.parse_args()
 
-    preset_sizes = EnvConfig(variant="maze-topright", region=CPU_RUN.region, max_maze_size=CPU_RUN.max_maze_size,
-                             min_maze_size=CPU_RUN.min_maze_size, seed=1)
-    every_size = EnvConfig(variant="maze-topright", region=CPU_RUN.region, seed=1)
+    preset_sizes = PRESETS["cpu"].env_config("maze-topright", seed=1)
+    every_size = PRESETS["cpu"].env_config("maze-topright", seed=1, max_maze_size=0, min_maze_size=0)
     vecs = {name: ProcgenVecEnv(config, CPU.n_envs, CPU.env_threads)
             for name, config in (("preset sizes", preset_sizes), ("every size", every_size))}
     times = {name: [] for name in vecs}

@@ -24,7 +24,6 @@ from agents.allocator import keep_freed_memory  # noqa: E402
 from agents.ppo import make_ppo  # noqa: E402
 from agents.presets import PRESETS  # noqa: E402
 from agents.train import new_normalization, runnable_config, training_envs  # noqa: E402
-from envs.variants import EnvConfig  # noqa: E402
 
 
 def main() -> None:
@@ -34,9 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     keep_freed_memory()  # as training does
-    config, defaults = runnable_config(PRESETS["cpu"].ppo, "cpu"), PRESETS["cpu"].run
-    env_config = EnvConfig(variant="maze-topright", region=defaults.region, max_maze_size=defaults.max_maze_size,
-                           min_maze_size=defaults.min_maze_size)
+    config = runnable_config(PRESETS["cpu"].ppo, "cpu")
+    env_config = PRESETS["cpu"].env_config("maze-topright")
     env = new_normalization(training_envs(env_config, config), config)
     model = make_ppo(env, config, "cpu", seed=0)
     model.learn(config.steps_per_rollout)  # one rollout and its update: the buffer stays full for the timing

@@ -7,6 +7,8 @@ import hashlib
 import io
 import subprocess
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,22 +53,35 @@ def render(config: EnvConfig, state) -> np.ndarray:
 
 def misgen_in_process(args: list[str]) -> subprocess.CompletedProcess:
     """``misgen ARGS`` through the console script's own entry point (``cli.main``), in this process: what the
-    installed command prints and exits with, without a second of interpreter and torch start-up per call. Commands
-    that could crash the process (procgen states) or train belong in a subprocess instead."""
+    installed command prints and exits with, without a second of interpreter and torch start-up per call. Warnings
+    count as stderr lines, as the installed command would print them, and an exception ``main`` lets through exits
+    1 with its traceback. Commands that could crash the process (procgen states) or train belong in a subprocess.
+    C-level writes to file descriptor 2 are not seen here."""
     from cli import main
 
     stdout, stderr = io.StringIO(), io.StringIO()
     argv = sys.argv
     sys.argv = ["misgen", *args]
     try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")  # then what Python and pyproject.toml leave out
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.filterwarnings("ignore", category=category)
+            warnings.filterwarnings("ignore", message="Gym has been unmaintained")
+            try:
+                main()
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            except Exception:  # noqa: BLE001  (what the installed command would die of)
+                stderr.write(traceback.format_exc())
+                code = 1
     finally:
         sys.argv = argv
-    return subprocess.CompletedProcess(["misgen", *args], code, stdout.getvalue(), stderr.getvalue())
+    text = stderr.getvalue() + "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+                                       for w in caught)
+    return subprocess.CompletedProcess(["misgen", *args], code, stdout.getvalue(), text)
 
 
 def digest(directory: Path) -> dict[str, str]:

@@ -60,8 +60,9 @@ def test_videos_have_one_frame_more_than_actions(random_episodes, tmp_path):
 def test_side_by_side_on_the_same_levels_and_a_map(random_episodes, tmp_path):
     seeds = level_seeds(1, 20)
     greedy = tmp_path / "other.h5"
-    other = evaluate(None, EnvConfig(variant="coinrun"), seeds[:3], deterministic=False, sample_seed=9,
-                     episodes_path=greedy)
+    # played on black, beside episodes drawn with backgrounds: each side is replayed in its own environment
+    other = evaluate(None, EnvConfig(variant="coinrun", use_backgrounds=False), seeds[:3], deterministic=False,
+                     sample_seed=9, episodes_path=greedy)
     shortest = int(np.argmin([e.length for e in other.episodes]))
     out = tmp_path / "pair.mp4"
     result = subprocess.run([MISGEN, "replay", str(greedy), "--episode", str(shortest), "--compare",

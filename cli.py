@@ -101,7 +101,8 @@ def train(
                                        "--resume); required"),
     timesteps: Optional[int] = typer.Option(None, "--timesteps", min=1, help="environment steps in total "
                                             "(default: the preset's, or the run's own with --resume)"),
-    preset: str = typer.Option("procgen", "--preset", help="hyperparameter preset: procgen | cpu | quick"),
+    preset: str = typer.Option("procgen", "--preset", help="hyperparameter preset: procgen | cpu | quick, as it "
+                                 "applies to the variant's game (agents/presets.py)"),
     n_envs: Optional[int] = typer.Option(None, "--n-envs", min=1, help="parallel environments (preset's if unset)"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     seed: int = typer.Option(0, "--seed", help="seed of the learner and of procgen's level draws"),
@@ -140,11 +141,15 @@ def train(
         from agents.train import parse_streams
         from agents.train import train as run_training
 
+        from envs.variants import VARIANTS
+
         if preset not in PRESETS:
             raise MisgenError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        chosen = PRESETS[preset]
+        if variant not in VARIANTS:
+            raise MisgenError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+        chosen = PRESETS[preset].for_game(VARIANTS[variant].game)
         if "help" in hp:
-            _print_hyperparameters(chosen.ppo, preset)
+            _print_hyperparameters(chosen.ppo, f"{preset} preset's values for {VARIANTS[variant].game}")
             return
         if out is None:
             raise MisgenError("--out is required: the run directory, e.g. runs/NAME")
@@ -169,12 +174,12 @@ def train(
                f"{result.proxy_rate:.0%}; wrote {result.run.path}")
 
 
-def _print_hyperparameters(config, preset: str) -> None:
+def _print_hyperparameters(config, whose: str) -> None:
     from dataclasses import fields
 
     from agents.presets import MEANINGS
 
-    typer.echo(f"hyperparameters (--hp NAME=VALUE), with the {preset} preset's values:")
+    typer.echo(f"hyperparameters (--hp NAME=VALUE), with the {whose}:")
     for field in fields(config):
         typer.echo(f"  {field.name:<20} {str(getattr(config, field.name)):<10} {MEANINGS[field.name]}")
 

@@ -27,7 +27,7 @@ from envs.variants import EnvConfig
 from misgen.errors import MisgenError
 from misgen.recording import Recording
 from misgen.rundir import RunDir
-from conftest import MISGEN, digest
+from conftest import MISGEN, digest, misgen_in_process
 
 # the smallest config that still exercises every part: 4 envs x 32 steps, 2 minibatches, 2 epochs
 TINY = PRESETS["quick"].ppo.with_overrides({"n_envs": "4", "n_steps": "32", "n_minibatches": "2", "n_epochs": "2"})
@@ -413,3 +413,16 @@ def test_a_python_call_with_a_preset_trains_what_the_cli_trains(tmp_path):
     for key in ("variant", "env", "ppo", "record", "timesteps", "seed", "device"):
         assert configs[0][key] == configs[1][key], key
     assert configs[0]["env"]["region"] == 2 and configs[0]["record"]["every"] == 20
+
+
+def test_a_preset_applies_to_the_variants_game():
+    """``--preset cpu`` on coinrun is the cpu preset with coinrun's own action set; on maze it is unchanged."""
+    assert PRESETS["cpu"].for_game("maze") == PRESETS["cpu"]
+    coinrun = PRESETS["cpu"].for_game("coinrun")
+    assert coinrun.ppo.action_set == "directions" and coinrun.ppo.architecture == PRESETS["cpu"].ppo.architecture
+    shown = misgen_in_process(["train", "coinrun-randcoin", "--preset", "cpu", "--hp", "help"])
+    assert shown.returncode == 0 and "cpu preset's values for coinrun" in shown.stdout
+    assert [line.split()[1] for line in shown.stdout.splitlines() if line.split()[:1] == ["action_set"]] == \
+        ["directions"]
+    unknown = misgen_in_process(["train", "coinrunn", "--preset", "cpu", "--out", "unused"])
+    assert unknown.returncode == 2 and unknown.stderr.startswith("misgen: error: unknown variant 'coinrunn'")

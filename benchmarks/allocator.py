@@ -22,13 +22,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from cpu_training import CPU, ENV_OPTIONS  # benchmarks/ is this script's first path entry
+from cpu_training import CPU, env_options  # benchmarks/ is this script's first path entry
 from train_speed import ROOT, steady_rate
 
 
 def train_once(out: Path, keep: bool, rollouts: int) -> dict:
-    command = [sys.executable, "-m", "cli", "train", *ENV_OPTIONS, "--preset", "cpu", "--seed", "0", "--record", "none",
-               "--timesteps", str(rollouts * CPU.n_envs * CPU.n_steps), "--out", str(out), "--no-progress"]
+    command = [sys.executable, "-m", "cli", "train", *env_options("maze-topright"), "--preset", "cpu", "--seed", "0",
+               "--record", "none", "--timesteps", str(rollouts * CPU.n_envs * CPU.n_steps), "--out", str(out),
+               "--no-progress"]
     env = {**os.environ, "MISGEN_KEEP_FREED_MEMORY": "1" if keep else "0"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -80,8 +80,10 @@ def main() -> None:
 
     beyond = 0
     for name, found in experiment["ablations"].items():
-        print(f"\n**{name}**: {found['target']}, removed norm {found['removed_norm'] or 0:.3g}, {found['controls']} "
-              f"random and {found['bulk_controls']} bulk controls, {found['episodes']} levels per variant\n")
+        size = (f"removed norm {found['removed_norm']:.3g}" if found.get("removed_norm") is not None
+                else f"{found['parameters']:,} parameters")
+        print(f"\n**{name}**: {found['target']}, {size}, {found['controls']} random and {found['bulk_controls']} "
+              f"bulk controls, {found['episodes']} levels per variant\n")
         print("| variant | measure | original | ablated | ablated - original (95 %) | random band | bulk band | "
               "beyond both |\n|---|---|---|---|---|---|---|---|")
         for variant, metric in MEASURES:

@@ -188,6 +188,7 @@ def write_summary(svd_path: Path, out: Path) -> None:
                 if "split_shares" in svd.components else None}
         summary["ablations"][report.parent.name] = {
             "target": found["target"], "components": numbers, "removed_norm": found["size"].get("removed_norm"),
+            "parameters": found["size"].get("parameters"),  # a group's size (its controls: as many parameters)
             "controls": len(found["controls"]), "bulk_controls": len(found.get("bulk_controls", [])),
             "episodes": found["episodes"], "strengths": found["strengths"],
             "variants": {variant: {metric: {"original": m["original"]["mean"], "ablated": m["ablated"]["mean"],

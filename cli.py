@@ -140,7 +140,6 @@ def train(
         from agents.presets import PRESETS
         from agents.train import parse_streams
         from agents.train import train as run_training
-
         from envs.variants import VARIANTS
 
         if preset not in PRESETS:

@@ -55,7 +55,7 @@ class Simulator:
     def __init__(self, config: EnvConfig, render: bool = True):
         self.config = config
         self.env = make_gym3(config, 1, 0, 0, render=render)
-        self.access = StateAccess(self.env, config.game, config.mode_id, config.use_backgrounds)
+        self.access = StateAccess.of(self.env, config)
 
     def load(self, state: bytes | ProcgenState) -> ProcgenState:
         """Start from ``state`` (checked first: malformed bytes raise, procgen never sees them)."""

@@ -30,7 +30,6 @@ from train_speed import ROOT, WARM_ITERATIONS, steady_rate  # benchmarks/ is thi
 
 sys.path.insert(1, str(ROOT))
 from agents.presets import PRESETS  # noqa: E402
-
 from envs.variants import VARIANTS  # noqa: E402
 
 CPU = PRESETS["cpu"].ppo  # the env count and procgen threads, which every game's cpu preset shares
@@ -40,9 +39,9 @@ SPLIT = {"maze": "region", "coinrun": "coin-side"}  # the experiment's split of 
 
 def env_options(variant: str) -> list[str]:
     """``misgen train``'s arguments for the cpu preset's training distribution of ``variant``."""
-    run = PRESETS["cpu"].for_game(VARIANTS[variant].game).run
     if VARIANTS[variant].game != "maze":
         return [variant]
+    run = PRESETS["cpu"].run
     return [variant, "--region", str(run.region), "--max-maze-size", str(run.max_maze_size), "--min-maze-size",
             str(run.min_maze_size)]
 

@@ -63,7 +63,7 @@ class LevelLoader:
     def __init__(self, config: EnvConfig):
         self.config = config
         self._env = make_gym3(config, 1, 0, config.seed)
-        self._access = StateAccess(self._env, config.game, config.mode_id, config.use_backgrounds)
+        self._access = StateAccess.of(self._env, config)
         self._held = self._access.get(0)  # the state the private environment holds: only _generate changes it
 
     def state(self, level_seed: int, edited: bool = True) -> ProcgenState:

@@ -17,6 +17,7 @@ from procgen.env import MAX_STATE_SIZE
 
 from envs.state_checks import check_grid_values, check_state
 from envs.state_codec import ProcgenState, StateFormatError, grid_byte_range, parse_state, serialize_state
+from envs.variants import EnvConfig
 
 
 class StateAccess:
@@ -30,6 +31,11 @@ class StateAccess:
         self.use_backgrounds = use_backgrounds
         self._buffer = env._ffi.new(f"char[{MAX_STATE_SIZE}]")
         self._trusted: dict[int, bytes] = {}  # per env: the last bytes procgen wrote or we checked
+
+    @classmethod
+    def of(cls, env: ProcgenGym3Env, config: EnvConfig) -> "StateAccess":
+        """State access to ``env``, made from ``config`` (envs.levels.make_gym3)."""
+        return cls(env, config.game, config.mode_id, config.use_backgrounds)
 
     def get_bytes(self, index: int) -> bytes:
         n = self.env.call_c_func("get_state", index, self._buffer, MAX_STATE_SIZE)

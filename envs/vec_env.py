@@ -156,8 +156,7 @@ class ProcgenVecEnv(VecEnv):
                 self._gym3.close()
             self._gym3 = make_gym3(self.config, self.num_envs, self.num_threads, self._seed,
                                    self.render_mode is not None)
-            self._access = StateAccess(self._gym3, self.config.game, self.config.mode_id,
-                                       self.config.use_backgrounds)
+            self._access = StateAccess.of(self._gym3, self.config)
             self._needs_rebuild = False
         else:  # end every running episode; procgen draws new levels
             self._gym3.act(np.full(self.num_envs, FORCE_RESET, dtype=np.int32))

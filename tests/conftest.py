@@ -45,7 +45,7 @@ def render(config: EnvConfig, state) -> np.ndarray:
     """procgen's 64x64 observation of ``state`` (HWC uint8), from a fresh one-env instance."""
     env = make_gym3(config, 1, 0, 0)
     try:
-        StateAccess(env, config.game, config.mode_id, config.use_backgrounds).set(0, state)
+        StateAccess.of(env, config).set(0, state)
         return env.observe()[1]["rgb"][0].copy()
     finally:
         env.close()

@@ -119,7 +119,7 @@ def _play(config: EnvConfig, state, actions) -> list[tuple[np.ndarray, float, bo
     done."""
     env = make_gym3(config, 1, 0, 0)
     try:
-        StateAccess(env, config.game, config.mode_id, config.use_backgrounds).set(0, state)
+        StateAccess.of(env, config).set(0, state)
         steps = []
         for action in actions:
             env.act(np.array([action], dtype=np.int32))
